@@ -1,0 +1,5 @@
+import sys
+
+from mpcstats.cli import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""The mpcstats exception tree.
+
+Every error mpcstats raises on purpose derives from :class:`MpcStatsError`, and also from the
+builtin exception a caller would naturally catch::
+
+    MpcStatsError
+     ├── ConfigurationError (ValueError)    bad parameters: n, t, modulus, party ids, shapes
+     ├── HeadroomError (OverflowError)      a declared range would not fit the field: refused
+     │                                      before anything is computed or opened
+     ├── InputRangeError (ValueError)       a party's input lies outside its declared range
+     ├── ProtocolError (RuntimeError)       a protocol could not complete
+     │    └── PartyUnavailableError         a named peer stopped answering
+     └── ChannelClosedError (ConnectionError)  the channel of a session was closed
+
+Messages name parties, columns, positions and limits; they never contain secret values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelClosedError",
+    "ConfigurationError",
+    "HeadroomError",
+    "InputRangeError",
+    "MpcStatsError",
+    "PartyUnavailableError",
+    "ProtocolError",
+]
+
+
+class MpcStatsError(Exception):
+    """Root of every error raised by mpcstats."""
+
+
+class ConfigurationError(MpcStatsError, ValueError):
+    """Invalid parameters for a session, field or protocol call."""
+
+
+class HeadroomError(MpcStatsError, OverflowError):
+    """A computation's declared value range does not fit the field with its security margin.
+
+    Raised before the computation runs, so nothing is wrapped modulo p into a wrong answer.
+    The remedy is a larger modulus (``modulus_bits=``) or narrower declared ranges.
+    """
+
+
+class InputRangeError(MpcStatsError, ValueError):
+    """A party's input lies outside the range it was declared with."""
+
+
+class ProtocolError(MpcStatsError, RuntimeError):
+    """A protocol could not complete."""
+
+
+class PartyUnavailableError(ProtocolError):
+    """A peer did not answer in time or disconnected; ``party`` names it."""
+
+    def __init__(self, party: int, detail: str = "") -> None:
+        self.party = party
+        message = f"party {party} is unavailable"
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class ChannelClosedError(MpcStatsError, ConnectionError):
+    """The channel of a session was closed while a protocol still needed it."""

@@ -1,0 +1,1 @@
+"""Plaintext building blocks: fields, sharing, randomness. Nothing here communicates."""

@@ -1,0 +1,192 @@
+"""Prime fields for Shamir secret sharing, and the headroom rule.
+
+Elements of GF(p) are numpy arrays of ``dtype=object`` holding Python ints in [0, p). Python's
+integers make every modulus size exact, which the statistics need (sums of squares over 1e8 rows
+of values up to 1e9, in fixed point, exceed 128 bits). The heavy per-row work of mpcstats is local
+plaintext aggregation, so secure arithmetic runs on aggregates, where this representation is fast
+enough; the benchmarks in ``benchmarks/`` measure it.
+
+Signed integers v with |v| < p/2 are represented as v mod p.
+
+Headroom rule: a masked opening of a value v with |v| < 2**k adds a mask of k + kappa bits,
+summed over at most n contributors, so the field must hold 2**(k + kappa + log2(n) + 2).
+:meth:`PrimeField.require` refuses anything larger with :class:`HeadroomError`, before any
+computation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gmpy2
+import numpy as np
+
+from mpcstats._errors import ConfigurationError, HeadroomError
+from mpcstats.core.randomness import Stream
+
+__all__ = ["DEFAULT_MODULUS_BITS", "PrimeField", "choose_prime"]
+
+DEFAULT_MODULUS_BITS = 127
+_MERSENNE_127 = (1 << 127) - 1
+
+
+def choose_prime(bits: int) -> int:
+    """The prime used for a field of at least ``bits`` bits.
+
+    127 bits and fewer give the Mersenne prime 2**127 - 1 (the default); larger requests give the
+    largest prime below 2**bits, so the choice is deterministic and every party agrees on it.
+    """
+    if bits <= DEFAULT_MODULUS_BITS:
+        return _MERSENNE_127
+    candidate = (1 << bits) - 1
+    while not gmpy2.is_prime(candidate, 50):
+        candidate -= 2
+    return candidate
+
+
+class PrimeField:
+    """GF(p) with vectorised operations on object arrays of Python ints."""
+
+    kind = "prime"
+
+    def __init__(self, modulus: int) -> None:
+        if modulus < 3 or not gmpy2.is_prime(modulus, 50):
+            raise ConfigurationError(f"the field modulus must be an odd prime, got {modulus}")
+        self.order = int(modulus)
+        self.bits = self.order.bit_length()
+        self.width = (self.bits + 7) // 8
+
+    @classmethod
+    def with_bits(cls, bits: int = DEFAULT_MODULUS_BITS) -> PrimeField:
+        return cls(choose_prime(bits))
+
+    def __repr__(self) -> str:
+        return f"PrimeField({self.bits} bits)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrimeField) and other.order == self.order
+
+    def __hash__(self) -> int:
+        return hash(("prime", self.order))
+
+    # headroom -------------------------------------------------------------------------------
+    def capacity(self, kappa: int, contributors: int) -> int:
+        """The largest k such that values with |v| < 2**k may be masked and opened."""
+        return self.bits - kappa - max(contributors, 1).bit_length() - 3
+
+    def require(self, bits: int, kappa: int, contributors: int, what: str) -> None:
+        """Refuse a value range of ``bits`` bits that does not fit with margin ``kappa``."""
+        room = self.capacity(kappa, contributors)
+        if bits > room:
+            raise HeadroomError(
+                f"{what} needs values of up to {bits} bits, but a {self.bits}-bit field with a "
+                f"{kappa}-bit security margin holds {room}; use a larger modulus "
+                f"(modulus_bits >= {bits + self.bits - room}) or narrower declared ranges"
+            )
+
+    # conversion -----------------------------------------------------------------------------
+    def array(self, values: Any) -> np.ndarray:
+        """Integers (possibly negative) as field elements."""
+        arr = np.asarray(values)
+        if arr.dtype.kind == "f":
+            raise ConfigurationError("field elements are integers; encode floats first")
+        out = np.empty(arr.shape, dtype=object)
+        out[...] = arr.astype(object) if arr.dtype != object else arr
+        return self.reduce(out)
+
+    def constant(self, value: int) -> int:
+        return int(value) % self.order
+
+    def signed(self, elements: np.ndarray) -> np.ndarray:
+        """Field elements as signed integers in (-p/2, p/2)."""
+        half = self.order // 2
+        arr = np.asarray(elements, dtype=object)
+        return np.where(arr > half, arr - self.order, arr)
+
+    def zeros(self, shape: int | Sequence[int]) -> np.ndarray:
+        out = np.empty(shape, dtype=object)
+        out.fill(0)
+        return out
+
+    def random(self, stream: Stream, shape: int | Sequence[int]) -> np.ndarray:
+        """Uniform field elements (bias below 2**-64 from reducing 64 extra bits)."""
+        count = int(np.prod(shape, dtype=np.int64))
+        return np.mod(stream.integers(self.bits + 64, count), self.order).reshape(shape)
+
+    # arithmetic -----------------------------------------------------------------------------
+    def reduce(self, a: Any) -> np.ndarray:
+        """Integers (any size, any sign) reduced into [0, p), always as an object array."""
+        arr = np.asarray(a)
+        if arr.dtype != object:
+            arr = arr.astype(object)  # numpy integers become Python ints, which never overflow
+        return np.asarray(np.mod(arr, self.order), dtype=object)
+
+    def add(self, a: Any, b: Any) -> np.ndarray:
+        return self.reduce(np.add(_objects(a), _objects(b)))
+
+    def sub(self, a: Any, b: Any) -> np.ndarray:
+        return self.reduce(np.subtract(_objects(a), _objects(b)))
+
+    def neg(self, a: Any) -> np.ndarray:
+        return self.reduce(np.negative(_objects(a)))
+
+    def mul(self, a: Any, b: Any) -> np.ndarray:
+        return self.reduce(np.multiply(_objects(a), _objects(b)))
+
+    def lincomb(self, coefficients: Sequence[int], arrays: Sequence[Any]) -> np.ndarray:
+        """sum_k coefficients[k] * arrays[k], reduced once."""
+        total: Any = 0
+        for c, arr in zip(coefficients, arrays, strict=True):
+            if c:
+                term = _objects(arr)
+                total = total + (term if c == 1 else np.multiply(term, c))
+        return self.reduce(total)
+
+    def dot(self, a: np.ndarray, b: np.ndarray) -> Any:
+        """Matrix or inner product, reduced once at the end."""
+        return self.reduce(np.dot(_objects(a), _objects(b)))
+
+    def inverse(self, a: int) -> int:
+        return int(gmpy2.invert(a, self.order))
+
+    def lagrange(self, points: Sequence[int], at: int = 0) -> list[int]:
+        """Coefficients l_j with f(at) = sum_j l_j f(points[j]) for deg f < len(points)."""
+        coefficients = []
+        for j, xj in enumerate(points):
+            num, den = 1, 1
+            for m, xm in enumerate(points):
+                if m != j:
+                    num = num * (at - xm) % self.order
+                    den = den * (xj - xm) % self.order
+            coefficients.append(num * self.inverse(den) % self.order)
+        return coefficients
+
+    def power(self, x: int, e: int) -> int:
+        return pow(x, e, self.order)
+
+    # wire -----------------------------------------------------------------------------------
+    def nbytes(self, elements: np.ndarray) -> int:
+        return int(np.size(elements)) * self.width
+
+    def to_bytes(self, elements: np.ndarray) -> bytes:
+        width = self.width
+        return b"".join(int(x).to_bytes(width, "little") for x in np.ravel(elements))
+
+    def from_bytes(self, data: bytes, shape: int | Sequence[int]) -> np.ndarray:
+        width = self.width
+        count = len(data) // width
+        if count * width != len(data) or count != int(np.prod(shape, dtype=np.int64)):
+            raise ConfigurationError("received field data does not match the expected shape")
+        values = [int.from_bytes(data[i * width : (i + 1) * width], "little") for i in range(count)]
+        out = np.empty(count, dtype=object)
+        out[:] = values
+        if count and max(values) >= self.order:
+            raise ConfigurationError("received a value outside the field")
+        return out.reshape(shape)
+
+
+def _objects(values: Any) -> np.ndarray:
+    """Operands as object arrays, so numpy never narrows a large int to a C long."""
+    arr = np.asarray(values)
+    return arr if arr.dtype == object else arr.astype(object)

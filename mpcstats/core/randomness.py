@@ -1,0 +1,67 @@
+"""Cryptographically secure random streams.
+
+A :class:`Stream` expands a 32-byte key with AES-256 in counter mode. Parties that share a key
+(for pseudo-random secret sharing) draw identical streams; a party's private randomness is a
+stream under a key from ``os.urandom``. numpy's generators are never used for secrets: they are
+not cryptographically secure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+__all__ = ["Stream", "derive_key"]
+
+_ZERO_BLOCK = bytes(1 << 16)
+
+
+def derive_key(key: bytes, label: bytes) -> bytes:
+    """A sub-key of ``key`` for one purpose, so separate streams never overlap."""
+    return hashlib.blake2b(label, key=key, digest_size=32).digest()
+
+
+class Stream:
+    """An unbounded stream of random bytes under an AES-256-CTR key."""
+
+    __slots__ = ("_encryptor",)
+
+    def __init__(self, key: bytes | None = None) -> None:
+        key = os.urandom(32) if key is None else key
+        if len(key) != 32:
+            raise ValueError("a stream key has 32 bytes")
+        cipher = Cipher(algorithms.AES(key), modes.CTR(bytes(16)))
+        self._encryptor = cipher.encryptor()
+
+    def __repr__(self) -> str:
+        return "Stream(<key hidden>)"
+
+    def bytes(self, count: int) -> bytes:
+        """The next ``count`` bytes of the stream."""
+        chunks = []
+        while count > 0:
+            take = min(count, len(_ZERO_BLOCK))
+            chunks.append(self._encryptor.update(_ZERO_BLOCK[:take]))
+            count -= take
+        return b"".join(chunks)
+
+    def uint8(self, count: int) -> np.ndarray:
+        """``count`` uniform bytes as a uint8 array."""
+        return np.frombuffer(self.bytes(count), dtype=np.uint8).copy()
+
+    def uint64(self, count: int) -> np.ndarray:
+        """``count`` uniform 64-bit words as a uint64 array."""
+        return np.frombuffer(self.bytes(8 * count), dtype=np.uint64).copy()
+
+    def integers(self, bits: int, count: int) -> np.ndarray:
+        """``count`` uniform integers in [0, 2**bits) as an object array of Python ints."""
+        words = (bits + 63) // 64
+        limbs = self.uint64(words * count).reshape(words, count)
+        value = limbs[0].astype(object)
+        for i in range(1, words):
+            value = value | (limbs[i].astype(object) << (64 * i))
+        spare = 64 * words - bits
+        return value >> spare if spare else value

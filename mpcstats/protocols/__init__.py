@@ -1,0 +1,54 @@
+"""Secure protocols, written once against the abstract channel.
+
+Every function takes the party's :class:`Session` first and is a coroutine when it communicates.
+"""
+
+from mpcstats.protocols.arithmetic import dot, matmul, mul, reduce_degree, square
+from mpcstats.protocols.comparison import (
+    eq,
+    ge,
+    gt,
+    is_zero,
+    le,
+    lt,
+    ltz,
+    maximum,
+    minimum,
+    shift_right,
+    vector_max,
+    vector_min,
+)
+from mpcstats.protocols.opening import open, open_to, output_share, reconstruct_output
+from mpcstats.protocols.session import Session, Stats
+from mpcstats.protocols.shared import Shared, concatenate
+from mpcstats.protocols.sharing import input, random_field
+
+__all__ = [
+    "Session",
+    "Shared",
+    "Stats",
+    "concatenate",
+    "dot",
+    "eq",
+    "ge",
+    "gt",
+    "input",
+    "is_zero",
+    "le",
+    "lt",
+    "ltz",
+    "matmul",
+    "maximum",
+    "minimum",
+    "mul",
+    "open",
+    "open_to",
+    "output_share",
+    "random_field",
+    "reconstruct_output",
+    "reduce_degree",
+    "shift_right",
+    "square",
+    "vector_max",
+    "vector_min",
+]

@@ -1,0 +1,171 @@
+"""Comparison, equality and exact shifts of bounded integers.
+
+The core is :func:`shift_right`, floor(x / 2^m) for |x| < 2^k. With b = x + 2^k in [0, 2^(k+1))
+and a mask r = S + 2^m R from :mod:`~mpcstats.protocols.masks`, the parties open c = b + r and
+
+    floor(b / 2^m) = floor(c / 2^m) - R - (floor(S / 2^m) + [c mod 2^m < S mod 2^m]),
+
+where S's bits are summed in GF(2^8) from the contributors' addends and both correction terms are
+moved into GF(p) with daBits. Comparisons are shifts: [x < 0] = 1 - floor(b / 2^k).
+
+Leakage: the opened c is b plus a mask of k + 1 + kappa bits (statistically hides b to within
+2^-kappa), and each bit moved between fields is opened XOR a uniform daBit. Nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mpcstats._errors import ConfigurationError
+from mpcstats.core.gf256 import GF256
+from mpcstats.protocols import bits as bitcircuits
+from mpcstats.protocols.arithmetic import mul
+from mpcstats.protocols.masks import masks
+from mpcstats.protocols.opening import open_elements
+from mpcstats.protocols.session import Session
+from mpcstats.protocols.shared import Shared, concatenate
+
+__all__ = [
+    "eq",
+    "ge",
+    "gt",
+    "is_zero",
+    "le",
+    "lt",
+    "ltz",
+    "maximum",
+    "minimum",
+    "shift_right",
+    "vector_max",
+    "vector_min",
+]
+
+_GF = GF256()
+
+
+def _public_bits(values: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((len(values), width), dtype=np.uint8)
+    for i in range(width):
+        out[:, i] = ((values >> i) & 1).astype(np.uint8)
+    return out
+
+
+async def shift_right(session: Session, x: Shared, m: int) -> Shared:
+    """floor(x / 2^m), exactly, for |x| < 2^x.bits (0 <= m <= x.bits)."""
+    k = x.bits
+    if not 0 <= m <= k:
+        raise ConfigurationError(f"cannot shift a {k}-bit value by {m} bits")
+    if m == 0:
+        return x.with_frac(0)
+    field, t = session.field, session.t
+    contributors = len(session.contributors)
+    field.require(k + 2, session.kappa, contributors, "a comparison or exact shift")
+    flat = np.ravel(x.share)
+    count = flat.size
+    carry_bits = max(t, 1).bit_length()  # floor(S / 2^m) <= t
+    mask = await masks(
+        session, count, m, k + 1 - m + session.kappa, with_bits=True, dabits=1 + carry_bits
+    )
+    assert mask.dabits_p is not None and mask.dabits_2 is not None
+    offset = 1 << k
+    masked = field.lincomb([1, 1, 1 << m], [flat, mask.low, mask.high])
+    masked = field.add(masked, offset)
+    c = await open_elements(session, field, masked, label="masked value (comparison)")
+    assert c is not None
+    c_low = np.asarray(c & ((1 << m) - 1), dtype=object)
+    c_high = np.asarray(c >> m, dtype=object)
+
+    total = await bitcircuits.sum_many(session, mask.low_bits)  # bits of S
+    total = bitcircuits._widen(total, m + carry_bits)
+    below = await bitcircuits.less_than_public(session, _public_bits(c_low, m), total[:, :m])
+    corrections = np.concatenate([below[:, None], total[:, m : m + carry_bits]], axis=1)
+    in_p = await _to_prime_field(session, corrections, mask.dabits_p, mask.dabits_2)
+    weights = [1] + [1 << i for i in range(carry_bits)]
+    correction = field.lincomb(weights, [in_p[:, j] for j in range(1 + carry_bits)])
+    floor_b = field.sub(field.sub(field.array(c_high), mask.high), correction)
+    result = field.sub(floor_b, 1 << (k - m))  # undo the offset 2^k
+    return Shared(field, result.reshape(x.shape), max(k - m, 0) + 1, 0)
+
+
+async def _to_prime_field(
+    session: Session, bits2: np.ndarray, dabits_p: np.ndarray, dabits_2: np.ndarray
+) -> np.ndarray:
+    """GF(2^8)-shared bits to GF(p): open v = b ^ d, then b = v + d - 2 v d (v public)."""
+    opened = await open_elements(
+        session, _GF, bits2 ^ dabits_2, label="bit xor daBit (field conversion)"
+    )
+    assert opened is not None
+    v = opened.astype(object)
+    field = session.field
+    return field.add(field.mul(dabits_p, 1 - 2 * v), v)
+
+
+async def ltz(session: Session, x: Shared) -> Shared:
+    """[x < 0] as a shared 0/1 integer: floor(x / 2^k) is -1 or 0 when |x| < 2^k."""
+    floor = await shift_right(session, x.with_frac(0), x.bits)
+    return (-floor).with_bits(1)
+
+
+async def lt(session: Session, a: Shared, b: Shared) -> Shared:
+    """[a < b] elementwise."""
+    return await ltz(session, a - b)
+
+
+async def gt(session: Session, a: Shared, b: Shared) -> Shared:
+    return await ltz(session, b - a)
+
+
+async def le(session: Session, a: Shared, b: Shared) -> Shared:
+    return (1 - await gt(session, a, b)).with_bits(1)
+
+
+async def ge(session: Session, a: Shared, b: Shared) -> Shared:
+    return (1 - await lt(session, a, b)).with_bits(1)
+
+
+async def is_zero(session: Session, x: Shared) -> Shared:
+    """[x == 0] = 1 - [x < 0] - [-x < 0], both comparisons in one batch."""
+    both = await ltz(
+        session, concatenate([x.with_frac(0).reshape(-1), (-x).with_frac(0).reshape(-1)])
+    )
+    size = x.size
+    negative, positive = both[:size], both[size:]
+    return (1 - negative - positive).with_bits(1).reshape(*x.shape)
+
+
+async def eq(session: Session, a: Shared, b: Shared) -> Shared:
+    return await is_zero(session, a - b)
+
+
+async def _select(session: Session, condition: Shared, a: Shared, b: Shared) -> Shared:
+    """condition ? a : b for a shared 0/1 condition: b + condition * (a - b)."""
+    chosen = await mul(session, condition.with_frac(0), a - b)
+    return (b + chosen).with_bits(max(a.bits, b.bits))
+
+
+async def minimum(session: Session, a: Shared, b: Shared) -> Shared:
+    return await _select(session, await lt(session, a, b), a, b)
+
+
+async def maximum(session: Session, a: Shared, b: Shared) -> Shared:
+    return await _select(session, await lt(session, a, b), b, a)
+
+
+async def _tournament(session: Session, x: Shared, pick_max: bool) -> Shared:
+    values = x.reshape(-1)
+    while values.size > 1:
+        half = values.size // 2
+        left, right = values[:half], values[half : 2 * half]
+        winner = await (maximum if pick_max else minimum)(session, left, right)
+        values = concatenate([winner, values[2 * half :]]) if values.size % 2 else winner
+    return values[0]
+
+
+async def vector_min(session: Session, x: Shared) -> Shared:
+    """The minimum of a shared vector (ceil(log2 n) comparison layers)."""
+    return await _tournament(session, x, pick_max=False)
+
+
+async def vector_max(session: Session, x: Shared) -> Shared:
+    """The maximum of a shared vector (ceil(log2 n) comparison layers)."""
+    return await _tournament(session, x, pick_max=True)

@@ -1,0 +1,128 @@
+"""Random masks without a dealer, shared in both fields.
+
+Each of the t + 1 contributors (at least one of them honest) draws, per element, an m-bit
+integer x_lo and a wider integer x_hi and shares x_lo and x_hi in GF(p), and the bits of x_lo in
+GF(2^8). Summing over contributors gives a mask r = S + 2^m R with S = sum x_lo and R = sum x_hi,
+uniform enough to hide any value of fewer than (bits of x_hi) - kappa + m bits, and the binary
+addends of S for the bit circuits (edaBits, Escudero et al. 2020). daBits -- one random bit shared
+in both fields -- come the same way: GF(2^8) shares XOR for free, GF(p) shares are XORed with
+t multiplications (x ^ y = x + y - 2xy).
+
+All contributor sharings of one request travel in one round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mpcstats.core.gf256 import GF256
+from mpcstats.core.shamir import Field
+from mpcstats.protocols.arithmetic import reduce_degree
+from mpcstats.protocols.session import Session
+from mpcstats.protocols.sharing import deal
+
+__all__ = ["Masks", "masks"]
+
+_GF = GF256()
+
+
+@dataclass
+class Masks:
+    """This party's shares of the masks of a batch of ``count`` elements."""
+
+    low: np.ndarray  # GF(p), degree t: S = sum of contributors' m-bit parts
+    high: np.ndarray  # GF(p), degree t: R = sum of contributors' high parts
+    low_bits: list[np.ndarray]  # per contributor, GF(2^8) bits of its m-bit part, (count, m)
+    full_2t: np.ndarray | None  # GF(p), degree 2t: S + 2^m R (fused multiply-and-truncate)
+    dabits_p: np.ndarray | None  # GF(p) shares of daBits, (count, k)
+    dabits_2: np.ndarray | None  # GF(2^8) shares of the same daBits
+
+    def take(self, count: int) -> Masks:
+        """The next ``count`` masks of a pool drawn in one round (for truncations only)."""
+        head = Masks(
+            self.low[:count],
+            self.high[:count],
+            [],
+            None if self.full_2t is None else self.full_2t[:count],
+            None,
+            None,
+        )
+        self.low, self.high = self.low[count:], self.high[count:]
+        if self.full_2t is not None:
+            self.full_2t = self.full_2t[count:]
+        return head
+
+
+def _bits_of(values: np.ndarray, m: int) -> np.ndarray:
+    """The m low bits of each Python int, least significant first, as uint8 (count, m)."""
+    words = (m + 63) // 64
+    limbs = np.stack(
+        [((values >> (64 * w)) & ((1 << 64) - 1)).astype(np.uint64) for w in range(words)], axis=-1
+    )
+    as_bytes = limbs.astype("<u8").view(np.uint8).reshape(len(values), words * 8)
+    return np.unpackbits(as_bytes, axis=-1, bitorder="little")[:, :m].copy()
+
+
+async def masks(
+    session: Session,
+    count: int,
+    m: int,
+    high_bits: int,
+    *,
+    with_bits: bool,
+    with_2t: bool = False,
+    dabits: int = 0,
+) -> Masks:
+    """Draw masks for ``count`` elements; one dealing round, plus log2(t+1) rounds for daBits."""
+    field = session.field
+    items: list[tuple[Field, np.ndarray]] = []
+    degrees: list[int] = []
+    if session.party in session.contributors:
+        low = session.stream.integers(m, count) if m else field.zeros(count)
+        high = session.stream.integers(high_bits, count)
+        items += [(field, low), (field, high)]
+        degrees += [session.t, session.t]
+        if with_bits:
+            items.append((_GF, _bits_of(low, m)))
+            degrees.append(session.t)
+        if with_2t:
+            items.append((field, low + (high << m)))
+            degrees.append(2 * session.t)
+        if dabits:
+            bits = session.stream.uint8(count * dabits).reshape(count, dabits) & 1
+            items += [(field, bits.astype(object)), (_GF, bits)]
+            degrees += [session.t, session.t]
+    parts = await deal(session, items, degrees)
+    ones = [1] * len(parts)
+    low_share = field.lincomb(ones, [p[0] for p in parts])
+    high_share = field.lincomb(ones, [p[1] for p in parts])
+    index = 2
+    low_bits: list[np.ndarray] = []
+    if with_bits:
+        low_bits = [p[index] for p in parts]
+        index += 1
+    full_2t = None
+    if with_2t:
+        full_2t = field.lincomb(ones, [p[index] for p in parts])
+        index += 1
+    dabits_p = dabits_2 = None
+    if dabits:
+        dabits_2 = _GF.lincomb(ones, [p[index + 1] for p in parts])
+        dabits_p = await _xor_all(session, [p[index] for p in parts])
+    return Masks(low_share, high_share, low_bits, full_2t, dabits_p, dabits_2)
+
+
+async def _xor_all(session: Session, bits: list[np.ndarray]) -> np.ndarray:
+    """XOR of GF(p)-shared bits as a balanced tree: x ^ y = x + y - 2xy."""
+    field = session.field
+    while len(bits) > 1:
+        pairs = [(bits[i], bits[i + 1]) for i in range(0, len(bits) - 1, 2)]
+        products = await reduce_degree(session, [(field, field.mul(x, y)) for x, y in pairs])
+        merged = [
+            field.lincomb([1, 1, field.order - 2], [x, y, xy])
+            for (x, y), xy in zip(pairs, products, strict=True)
+        ]
+        bits = merged + ([bits[-1]] if len(bits) % 2 else [])
+    return bits[0]

@@ -1,0 +1,32 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="mpcstats",
+    version="0.1.0",
+    description="Joint statistics across hospitals by secure multi-party computation",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["mpcstats", "mpcstats.*"]),
+    package_data={"mpcstats": ["py.typed"]},
+    install_requires=[
+        "numpy>=1.26",
+        "gmpy2>=2.1",
+        "cryptography>=42",
+        "mpyc==0.11",
+        "protobuf>=5.27",
+        "grpcio>=1.66",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-benchmark>=4",
+            "pytest-timeout>=2",
+            "hypothesis>=6",
+            "scipy>=1.11",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "grpcio-tools>=1.66",
+        ],
+    },
+)

@@ -1,0 +1,108 @@
+"""Privacy checks that can fail: what t parties see, and what the protocols open."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mpcstats import protocols as P
+from mpcstats.core.field import PrimeField
+from mpcstats.core.gf256 import GF256
+from mpcstats.core.randomness import Stream
+from mpcstats.core.shamir import share
+from mpcstats.protocols.session import Session
+from tests.conftest import owned, run
+
+SAMPLES = 4000
+
+
+def _top_bits(values: np.ndarray, field: PrimeField, bits: int = 4) -> np.ndarray:
+    return np.array([int(v) >> (field.bits - bits) for v in values], dtype=np.int64)
+
+
+def _same_distribution(a: np.ndarray, b: np.ndarray, buckets: int) -> float:
+    """p-value of a chi-square test that two samples of bucket ids share one distribution."""
+    table = np.array([np.bincount(a, minlength=buckets), np.bincount(b, minlength=buckets)])
+    table = table[:, table.sum(axis=0) > 0]
+    return float(stats.chi2_contingency(table)[1])
+
+
+@pytest.mark.parametrize(("n", "t"), [(3, 1), (5, 2), (7, 3)])
+def test_t_shares_are_independent_of_the_secret(n: int, t: int) -> None:
+    field = PrimeField.with_bits(127)
+    stream = Stream()
+
+    def seen(secret: int) -> np.ndarray:
+        shares = share(field, field.array(np.full(SAMPLES, secret, dtype=object)), n, t, stream)
+        # the t corrupt parties' shares, each reduced to its top 2 bits, combined into one id
+        ids = np.zeros(SAMPLES, dtype=np.int64)
+        for party in range(t):
+            ids = ids * 4 + _top_bits(shares[party], field, 2)
+        return ids
+
+    assert _same_distribution(seen(0), seen(field.order - 1), 4**t) > 1e-4
+
+
+def test_a_degree_zero_sharing_would_fail_the_independence_check() -> None:
+    field = PrimeField.with_bits(127)
+    low = share(field, field.array([0] * SAMPLES), 3, 0, Stream())[0]
+    high = share(field, field.array([field.order - 1] * SAMPLES), 3, 0, Stream())[0]
+    assert _same_distribution(_top_bits(low, field), _top_bits(high, field), 16) < 1e-6
+
+
+def test_gf256_shares_of_a_bit_are_uniform_bytes() -> None:
+    field = GF256()
+    zeros = share(field, np.zeros(SAMPLES * 4, dtype=np.uint8), 3, 1, Stream())[0]
+    ones = share(field, np.ones(SAMPLES * 4, dtype=np.uint8), 3, 1, Stream())[0]
+    assert _same_distribution(zeros.astype(np.int64), ones.astype(np.int64), 256) > 1e-4
+
+
+def _openings(value: int, count: int, label_part: str) -> list[np.ndarray]:
+    async def program(s: Session) -> None:
+        x = await P.input(s, owned(s, 0, np.full(count, value)), owner=0, bits=32)
+        await P.ltz(s, x)
+
+    result = run(3, program, record_openings=True)
+    return [
+        o.values for o in result.stats[1].openings if label_part in o.label and o.values is not None
+    ]
+
+
+def test_comparison_openings_do_not_depend_on_the_input() -> None:
+    count = SAMPLES
+    low = _openings(0, count, "masked value")[0]
+    high = _openings(2**31 - 1, count, "masked value")[0]
+    # c = x + 2^32 + r with r of about 2^73: its leading bits are the mask's, not the input's
+    as_real = lambda c: np.array([float(v) for v in c]) / 2.0**75  # noqa: E731
+    assert stats.ks_2samp(as_real(low), as_real(high)).pvalue > 1e-4
+    # without the mask the two samples would be constants 2^32 apart: the test would fail
+    unmasked = np.full(count, 2.0**32), np.full(count, 2.0**32 + 2**31 - 1)
+    assert stats.ks_2samp(*unmasked).pvalue < 1e-6
+
+
+def test_field_conversion_openings_are_uniform_bits() -> None:
+    for value in (0, -5, 2**31 - 1):
+        opened = _openings(value, SAMPLES, "daBit")[0]
+        assert set(np.unique(opened)) <= {0, 1}
+        assert stats.binomtest(int(opened.sum()), opened.size, 0.5).pvalue > 1e-4
+
+
+def test_a_comparison_opens_only_masked_values_and_conversion_bits() -> None:
+    async def program(s: Session) -> None:
+        x = await P.input(s, owned(s, 0, np.arange(10)), owner=0, bits=32)
+        await P.lt(s, x, x * 2)
+
+    result = run(3, program, record_openings=True)
+    labels = {o.label for o in result.stats[0].openings}
+    assert labels == {"masked value (comparison)", "bit xor daBit (field conversion)"}
+
+
+def test_reprs_do_not_show_shares_or_keys() -> None:
+    async def program(s: Session) -> list[str]:
+        x = await P.input(s, owned(s, 0, np.array([123456789])), owner=0, bits=32)
+        return [repr(x), repr(s), repr(s.prss)]
+
+    texts = run(3, program).outputs[0]
+    assert all("123456789" not in text for text in texts)
+    assert "hidden" in texts[2]

@@ -1,0 +1,250 @@
+"""Every protocol against its plaintext twin, for n in {3, 5, 7} (and n = 11 without PRSS)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mpcstats import protocols as P
+from mpcstats.protocols import fixedpoint as fx
+from mpcstats.protocols.linalg import solve_spd
+from mpcstats.protocols.session import Session
+from tests.conftest import owned, run
+
+BITS = 32
+EDGES = np.array([0, 1, -1, 2**31 - 1, -(2**31) + 1, 12, 12, -7, 5, 0], dtype=np.int64)
+OTHERS = np.array([0, -1, 1, 2**31 - 1, 2**31 - 1, 12, 13, -7, -5, 3], dtype=np.int64)
+
+
+def _ints(values: np.ndarray) -> list[int]:
+    return [int(v) for v in values]
+
+
+async def _two_inputs(
+    s: Session, x: np.ndarray, y: np.ndarray, bits: int = BITS
+) -> tuple[P.Shared, P.Shared]:
+    a = await P.input(s, owned(s, 0, x), owner=0, bits=bits)
+    b = await P.input(s, owned(s, 1, y), owner=1, bits=bits)
+    return a, b
+
+
+def test_input_and_open_round_trip(n: int) -> None:
+    async def program(s: Session) -> np.ndarray:
+        a, _ = await _two_inputs(s, EDGES, OTHERS)
+        return await P.open(s, a)
+
+    assert all(_ints(out) == _ints(EDGES) for out in run(n, program).outputs)
+
+
+def test_open_to_reaches_only_the_receiver(n: int) -> None:
+    async def program(s: Session) -> np.ndarray | None:
+        a, _ = await _two_inputs(s, EDGES, OTHERS)
+        return await P.open_to(s, a, receiver=n - 1)
+
+    outputs = run(n, program).outputs
+    assert _ints(outputs[n - 1]) == _ints(EDGES)
+    assert all(out is None for out in outputs[: n - 1])
+
+
+def test_arithmetic_matches_numpy(n: int) -> None:
+    async def program(s: Session) -> list[np.ndarray]:
+        a, b = await _two_inputs(s, EDGES, OTHERS)
+        m = await P.input(s, owned(s, 2, np.arange(12).reshape(3, 4) - 5), owner=2, bits=8)
+        k = await P.input(s, owned(s, 0, np.arange(8).reshape(4, 2) * 3), owner=0, bits=8)
+        return [
+            await P.open(s, a + b),
+            await P.open(s, a - b * 3),
+            await P.open(s, await P.mul(s, a, b)),
+            await P.open(s, await P.dot(s, a, b)),
+            await P.open(s, await P.matmul(s, m, k)),
+            await P.open(s, a.sum()),
+        ]
+
+    add, sub, product, inner, matrix, total = run(n, program).outputs[0]
+    x, y = EDGES.astype(object), OTHERS.astype(object)
+    assert _ints(add) == _ints(x + y)
+    assert _ints(sub) == _ints(x - 3 * y)
+    assert _ints(product) == _ints(x * y)
+    assert int(inner) == int(np.dot(x, y))
+    expected = (np.arange(12).reshape(3, 4) - 5) @ (np.arange(8).reshape(4, 2) * 3)
+    assert np.array_equal(matrix.astype(np.int64), expected)
+    assert int(total) == int(x.sum())
+
+
+def test_comparisons_match_numpy_on_edges_and_ties(n: int) -> None:
+    async def program(s: Session) -> list[np.ndarray]:
+        a, b = await _two_inputs(s, EDGES, OTHERS)
+        return [await P.open(s, await f(s, a, b)) for f in (P.lt, P.le, P.gt, P.ge, P.eq)] + [
+            await P.open(s, await P.ltz(s, a)),
+            await P.open(s, await P.is_zero(s, a)),
+        ]
+
+    lt, le, gt, ge, eq, ltz, zero = run(n, program).outputs[0]
+    x, y = EDGES, OTHERS
+    for got, want in [
+        (lt, x < y),
+        (le, x <= y),
+        (gt, x > y),
+        (ge, x >= y),
+        (eq, x == y),
+        (ltz, x < 0),
+        (zero, x == 0),
+    ]:
+        assert _ints(got) == _ints(want.astype(int))
+
+
+@pytest.mark.parametrize("shift", [0, 1, 7, 31, 32])
+def test_exact_shift_is_floor_division(shift: int) -> None:
+    async def program(s: Session) -> np.ndarray:
+        a, _ = await _two_inputs(s, EDGES, OTHERS)
+        return await P.open(s, await P.shift_right(s, a, shift))
+
+    got = run(3, program).outputs[0]
+    assert _ints(got) == [int(v) >> shift for v in EDGES]
+
+
+def test_min_max_of_vectors_and_pairs(n: int) -> None:
+    async def program(s: Session) -> list[np.ndarray]:
+        a, b = await _two_inputs(s, EDGES, OTHERS)
+        return [
+            await P.open(s, await P.vector_min(s, a)),
+            await P.open(s, await P.vector_max(s, a)),
+            await P.open(s, await P.minimum(s, a, b)),
+            await P.open(s, await P.maximum(s, a, b)),
+        ]
+
+    vmin, vmax, pmin, pmax = run(n, program).outputs[0]
+    assert int(vmin) == EDGES.min() and int(vmax) == EDGES.max()
+    assert _ints(pmin) == _ints(np.minimum(EDGES, OTHERS))
+    assert _ints(pmax) == _ints(np.maximum(EDGES, OTHERS))
+
+
+def test_all_equal_and_length_one_vectors() -> None:
+    async def program(s: Session) -> list[np.ndarray]:
+        same = await P.input(s, owned(s, 0, np.full(9, 42)), owner=0, bits=8)
+        one = await P.input(s, owned(s, 1, np.array([-3])), owner=1, bits=8)
+        return [
+            await P.open(s, await P.vector_max(s, same)),
+            await P.open(s, await P.eq(s, same, same)),
+            await P.open(s, await P.vector_min(s, one)),
+            await P.open(s, await P.ltz(s, one)),
+        ]
+
+    vmax, eq, vmin, neg = run(3, program).outputs[0]
+    assert int(vmax) == 42 and _ints(eq) == [1] * 9 and int(vmin) == -3 and _ints(neg) == [1]
+
+
+def test_large_batch_of_comparisons_is_exact() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.integers(-(2**31) + 1, 2**31, 100_000)
+    y = np.where(rng.random(x.size) < 0.1, x, rng.integers(-(2**31) + 1, 2**31, x.size))
+
+    async def program(s: Session) -> np.ndarray:
+        a, b = await _two_inputs(s, x, y)
+        return await P.open(s, await P.lt(s, a, b))
+
+    result = run(3, program)
+    assert np.array_equal(result.outputs[0].astype(np.int64), (x < y).astype(np.int64))
+    assert result.rounds < 40  # batched: rounds do not grow with the vector length
+
+
+def test_many_parties_without_prss_use_interactive_randomness() -> None:
+    async def program(s: Session) -> list[np.ndarray | None]:
+        assert s.prss is None  # C(11, 5) sets are too many for PRSS
+        a, b = await _two_inputs(s, EDGES, OTHERS)
+        return [
+            await P.open(s, await P.mul(s, a, b)),
+            await P.open(s, await P.lt(s, a, b)),
+            await P.open_to(s, a, receiver=0),
+        ]
+
+    product, less, to_zero = run(11, program).outputs[0]
+    assert _ints(product) == _ints(EDGES.astype(object) * OTHERS.astype(object))
+    assert _ints(less) == _ints((EDGES < OTHERS).astype(int))
+    assert _ints(to_zero) == _ints(EDGES)
+
+
+FRAC = 32
+REALS = np.array([0.001, 0.5, 1.0, 3.7, 1234.5, 99999.0])
+SIGNED = np.array([-3.0, -1.0, 0.0, 0.5, 2.0, 10.0])
+
+
+def _fixed_point_results(n: int) -> dict[str, np.ndarray]:
+    async def program(s: Session) -> dict[str, np.ndarray]:
+        x = await P.input(s, owned(s, 0, REALS), owner=0, bits=FRAC + 18, frac=FRAC)
+        y = await P.input(s, owned(s, 1, SIGNED), owner=1, bits=FRAC + 5, frac=FRAC)
+        return {
+            "mul": await P.open(s, await fx.mul(s, x, y)),
+            "truncate": await P.open(s, await fx.truncate(s, y, 12)),
+            "truncate_exact": await P.open(s, await fx.truncate(s, y, 12, exact=True)),
+            "reciprocal": await P.open(s, await fx.reciprocal(s, x)),
+            "div": await P.open(s, await fx.div(s, y, x)),
+            "sqrt": await P.open(s, await fx.sqrt(s, x)),
+            "log": await P.open(s, await fx.log(s, x)),
+            "exp": await P.open(s, await fx.exp(s, y)),
+        }
+
+    return run(n, program, modulus_bits=256).outputs[0]  # type: ignore[no-any-return]
+
+
+def test_fixed_point_functions_match_numpy(n: int) -> None:
+    got = _fixed_point_results(n)
+    step = 2.0**-FRAC
+    x = np.round(REALS * 2**FRAC) / 2**FRAC  # the encoded inputs
+    y = SIGNED
+    t = (n - 1) // 2
+    assert np.all(np.abs(got["mul"] - x * y) <= 2 * step * (t + 1))
+    assert np.all(np.abs(got["truncate"] - y) <= 2.0 ** -(FRAC - 12) * (t + 1))
+    assert np.array_equal(got["truncate_exact"], np.floor(y * 2 ** (FRAC - 12)) / 2 ** (FRAC - 12))
+    np.testing.assert_allclose(got["reciprocal"], 1 / x, rtol=1e-9, atol=4 * step)
+    np.testing.assert_allclose(got["div"], y / x, rtol=1e-9, atol=4 * step)
+    np.testing.assert_allclose(got["sqrt"], np.sqrt(x), rtol=1e-9, atol=4 * step)
+    np.testing.assert_allclose(got["log"], np.log(x), rtol=1e-9, atol=8 * step)
+    np.testing.assert_allclose(got["exp"], np.exp(y), rtol=1e-8, atol=8 * step)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_spd_solve_is_within_1e_9_of_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    d = 11
+    design = rng.normal(size=(300, d)) * rng.uniform(0.1, 30, size=d)
+    a_plain, b_plain = design.T @ design, rng.normal(size=d) * 10
+
+    async def program(s: Session) -> tuple[np.ndarray, int]:
+        a = await P.input(s, owned(s, 0, a_plain), owner=0, bits=64, frac=40)
+        b = await P.input(s, owned(s, 1, b_plain), owner=1, bits=50, frac=40)
+        before = s.stats.rounds
+        x = await solve_spd(s, a, b)
+        rounds = s.stats.rounds - before
+        return await P.open(s, x), rounds
+
+    solution, rounds = run(3, program, modulus_bits=320).outputs[0]
+    a_enc = np.round(a_plain * 2**40) / 2**40
+    b_enc = np.round(b_plain * 2**40) / 2**40
+    reference = np.linalg.solve(a_enc, b_enc)
+    assert np.max(np.abs(solution - reference)) <= 1e-9 * np.max(np.abs(reference))
+    assert rounds <= 100
+
+
+def test_concurrent_sessions_in_one_event_loop_do_not_interfere() -> None:
+    import asyncio
+
+    from mpcstats.simulator import LocalSimulator
+
+    def program(values: np.ndarray):  # type: ignore[no-untyped-def]
+        async def inner(s: Session) -> np.ndarray:
+            a = await P.input(s, owned(s, 0, values), owner=0, bits=16)
+            return await P.open(s, await P.mul(s, a, a))
+
+        return inner
+
+    async def both() -> list[np.ndarray]:
+        first, second = await asyncio.gather(
+            LocalSimulator(3).run_async(program(np.arange(5))),
+            LocalSimulator(5).run_async(program(np.arange(5) + 100)),
+        )
+        return [first.outputs[0], second.outputs[0]]
+
+    first, second = asyncio.run(both())
+    assert _ints(first) == [v * v for v in range(5)]
+    assert _ints(second) == [(v + 100) ** 2 for v in range(5)]
