@@ -110,9 +110,15 @@ class PrimeField:
         return out
 
     def random(self, stream: Stream, shape: int | Sequence[int]) -> np.ndarray:
-        """Uniform field elements (bias below 2**-64 from reducing 64 extra bits)."""
+        """Uniform field elements, with statistical bias below 2**-64.
+
+        mpcstats' primes lie within 2**(bits - 64) of 2**bits, so reducing ``bits`` random bits
+        is already that close to uniform; other primes reduce 64 extra bits.
+        """
         count = int(np.prod(shape, dtype=np.int64))
-        return np.mod(stream.integers(self.bits + 64, count), self.order).reshape(shape)
+        gap = (1 << self.bits) - self.order
+        extra = 0 if gap.bit_length() <= self.bits - 64 else 64
+        return self.reduce(stream.integers(self.bits + extra, count)).reshape(shape)
 
     # arithmetic -----------------------------------------------------------------------------
     def reduce(self, a: Any) -> np.ndarray:
@@ -135,9 +141,16 @@ class PrimeField:
         return self.reduce(np.multiply(_objects(a), _objects(b)))
 
     def lincomb(self, coefficients: Sequence[int], arrays: Sequence[Any]) -> np.ndarray:
-        """sum_k coefficients[k] * arrays[k], reduced once."""
+        """sum_k coefficients[k] * arrays[k], reduced once.
+
+        Coefficients are taken as signed residues, so -3 costs a small multiplication, not a
+        full-width one by p - 3 (Lagrange coefficients at consecutive points are small).
+        """
         total: Any = 0
+        half = self.order // 2
         for c, arr in zip(coefficients, arrays, strict=True):
+            c = int(c) % self.order
+            c = c - self.order if c > half else c
             if c:
                 term = _objects(arr)
                 total = total + (term if c == 1 else np.multiply(term, c))

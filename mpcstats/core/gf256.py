@@ -90,7 +90,8 @@ class GF256:
             return self.scale(b, int(a))
         if b.ndim == 0 and a.ndim > 0:
             return self.scale(a, int(b))
-        index = (a.astype(np.intp) << 8) | b
+        index = np.left_shift(a, 8, dtype=np.uint16)  # 16-bit indices: half the memory traffic
+        index |= b
         return _PRODUCT[index]
 
     def scale(self, a: np.ndarray, c: int) -> np.ndarray:

@@ -58,10 +58,10 @@ class Stream:
 
     def integers(self, bits: int, count: int) -> np.ndarray:
         """``count`` uniform integers in [0, 2**bits) as an object array of Python ints."""
-        words = (bits + 63) // 64
+        words = max((bits + 63) // 64, 1)
         limbs = self.uint64(words * count).reshape(words, count)
-        value = limbs[0].astype(object)
-        for i in range(1, words):
-            value = value | (limbs[i].astype(object) << (64 * i))
         spare = 64 * words - bits
-        return value >> spare if spare else value
+        value = (limbs[0] >> np.uint64(spare)).astype(object)  # the top word keeps its high bits
+        for i in range(1, words):
+            value = (value << 64) | limbs[i].astype(object)
+        return value

@@ -20,7 +20,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.gf256 import GF256
 from mpcstats.protocols import bits as bitcircuits
 from mpcstats.protocols.arithmetic import mul
-from mpcstats.protocols.masks import masks
+from mpcstats.protocols.masks import bits_of, masks
 from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared, concatenate
@@ -43,13 +43,6 @@ __all__ = [
 _GF = GF256()
 
 
-def _public_bits(values: np.ndarray, width: int) -> np.ndarray:
-    out = np.zeros((len(values), width), dtype=np.uint8)
-    for i in range(width):
-        out[:, i] = ((values >> i) & 1).astype(np.uint8)
-    return out
-
-
 async def shift_right(session: Session, x: Shared, m: int) -> Shared:
     """floor(x / 2^m), exactly, for |x| < 2^x.bits (0 <= m <= x.bits)."""
     k = x.bits
@@ -68,8 +61,7 @@ async def shift_right(session: Session, x: Shared, m: int) -> Shared:
     )
     assert mask.dabits_p is not None and mask.dabits_2 is not None
     offset = 1 << k
-    masked = field.lincomb([1, 1, 1 << m], [flat, mask.low, mask.high])
-    masked = field.add(masked, offset)
+    masked = field.reduce(flat + mask.low + mask.high * (1 << m) + offset)
     c = await open_elements(session, field, masked, label="masked value (comparison)")
     assert c is not None
     c_low = np.asarray(c & ((1 << m) - 1), dtype=object)
@@ -77,27 +69,27 @@ async def shift_right(session: Session, x: Shared, m: int) -> Shared:
 
     total = await bitcircuits.sum_many(session, mask.low_bits)  # bits of S
     total = bitcircuits._widen(total, m + carry_bits)
-    below = await bitcircuits.less_than_public(session, _public_bits(c_low, m), total[:, :m])
+    below = await bitcircuits.less_than_public(session, bits_of(c_low, m), total[:, :m])
     corrections = np.concatenate([below[:, None], total[:, m : m + carry_bits]], axis=1)
-    in_p = await _to_prime_field(session, corrections, mask.dabits_p, mask.dabits_2)
-    weights = [1] + [1 << i for i in range(carry_bits)]
-    correction = field.lincomb(weights, [in_p[:, j] for j in range(1 + carry_bits)])
-    floor_b = field.sub(field.sub(field.array(c_high), mask.high), correction)
-    result = field.sub(floor_b, 1 << (k - m))  # undo the offset 2^k
+    opened = await _open_conversions(session, corrections, mask.dabits_2)
+    # bit_j = v_j + d_j (1 - 2 v_j): v_j is public, so each term is +d_j or -d_j (no products)
+    signed = np.where(opened == 1, -mask.dabits_p, mask.dabits_p)
+    weights = np.array([1] + [1 << i for i in range(carry_bits)], dtype=object)
+    correction = (signed * weights).sum(axis=1) + (opened.astype(object) * weights).sum(axis=1)
+    # floor(b / 2^m) - 2^(k-m) = floor(x / 2^m): the offset 2^k is undone here
+    result = field.reduce(c_high - (1 << (k - m)) - mask.high - correction)
     return Shared(field, result.reshape(x.shape), max(k - m, 0) + 1, 0)
 
 
-async def _to_prime_field(
-    session: Session, bits2: np.ndarray, dabits_p: np.ndarray, dabits_2: np.ndarray
+async def _open_conversions(
+    session: Session, bits2: np.ndarray, dabits_2: np.ndarray
 ) -> np.ndarray:
-    """GF(2^8)-shared bits to GF(p): open v = b ^ d, then b = v + d - 2 v d (v public)."""
+    """Open v = b ^ d for GF(2^8)-shared bits b and daBits d; b = v + d - 2 v d in GF(p)."""
     opened = await open_elements(
         session, _GF, bits2 ^ dabits_2, label="bit xor daBit (field conversion)"
     )
     assert opened is not None
-    v = opened.astype(object)
-    field = session.field
-    return field.add(field.mul(dabits_p, 1 - 2 * v), v)
+    return opened
 
 
 async def ltz(session: Session, x: Shared) -> Shared:

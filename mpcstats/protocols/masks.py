@@ -23,7 +23,7 @@ from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.sharing import deal
 
-__all__ = ["Masks", "masks"]
+__all__ = ["Masks", "bits_of", "masks"]
 
 _GF = GF256()
 
@@ -55,7 +55,7 @@ class Masks:
         return head
 
 
-def _bits_of(values: np.ndarray, m: int) -> np.ndarray:
+def bits_of(values: np.ndarray, m: int) -> np.ndarray:
     """The m low bits of each Python int, least significant first, as uint8 (count, m)."""
     words = (m + 63) // 64
     limbs = np.stack(
@@ -85,7 +85,7 @@ async def masks(
         items += [(field, low), (field, high)]
         degrees += [session.t, session.t]
         if with_bits:
-            items.append((_GF, _bits_of(low, m)))
+            items.append((_GF, bits_of(low, m)))
             degrees.append(session.t)
         if with_2t:
             items.append((field, low + (high << m)))
