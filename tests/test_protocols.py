@@ -248,3 +248,17 @@ def test_concurrent_sessions_in_one_event_loop_do_not_interfere() -> None:
     first, second = asyncio.run(both())
     assert _ints(first) == [v * v for v in range(5)]
     assert _ints(second) == [(v + 100) ** 2 for v in range(5)]
+
+
+@pytest.mark.parametrize("n", [3, 11])
+def test_random_bits_and_bounded_integers(n: int) -> None:
+    async def program(s: Session) -> list[np.ndarray]:
+        bits = await P.random_bits(s, 4000)
+        ints = await P.random_integers(s, 4000, 20)
+        return [await P.open(s, bits), await P.open(s, ints), np.array(ints.bits)]
+
+    bits, ints, bound = run(n, program).outputs[0]
+    assert set(np.unique(bits.astype(np.int64))) == {0, 1}
+    assert 1800 < int(bits.sum()) < 2200  # a fair coin: 4000 flips within 6 sigma
+    assert ints.min() >= 0 and max(ints) < 2 ** int(bound)
+    assert len(set(ints.tolist())) > 3900  # not a constant or a short cycle

@@ -18,10 +18,11 @@ from mpcstats.protocols.comparison import (
     vector_max,
     vector_min,
 )
+from mpcstats.protocols.masks import random_bits
 from mpcstats.protocols.opening import open, open_to, output_share, reconstruct_output
 from mpcstats.protocols.session import Session, Stats
 from mpcstats.protocols.shared import Shared, concatenate
-from mpcstats.protocols.sharing import input, random_field
+from mpcstats.protocols.sharing import input, random_field, random_integers
 
 __all__ = [
     "Session",
@@ -44,7 +45,9 @@ __all__ = [
     "open",
     "open_to",
     "output_share",
+    "random_bits",
     "random_field",
+    "random_integers",
     "reconstruct_output",
     "reduce_degree",
     "shift_right",

@@ -21,9 +21,10 @@ from mpcstats.core.gf256 import GF256
 from mpcstats.core.shamir import Field
 from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.session import Session
+from mpcstats.protocols.shared import Shared
 from mpcstats.protocols.sharing import deal
 
-__all__ = ["Masks", "bits_of", "masks"]
+__all__ = ["Masks", "bits_of", "dabits", "masks", "random_bits"]
 
 _GF = GF256()
 
@@ -112,6 +113,24 @@ async def masks(
         dabits_2 = _GF.lincomb(ones, [p[index + 1] for p in parts])
         dabits_p = await _xor_all(session, [p[index] for p in parts])
     return Masks(low_share, high_share, low_bits, full_2t, dabits_p, dabits_2)
+
+
+async def dabits(session: Session, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` uniform random bits shared in GF(p) and in GF(2^8) (one round + XOR layers)."""
+    items: list[tuple[Field, np.ndarray]] = []
+    if session.party in session.contributors:
+        bits = session.stream.uint8(count) & 1
+        items = [(session.field, bits.astype(object)), (_GF, bits)]
+    parts = await deal(session, items)
+    in_gf = _GF.lincomb([1] * len(parts), [p[1] for p in parts])
+    return await _xor_all(session, [p[0] for p in parts]), in_gf
+
+
+async def random_bits(session: Session, shape: int | tuple[int, ...]) -> Shared:
+    """Uniform random bits, shared in GF(p); nobody learns them."""
+    count = int(np.prod(shape, dtype=np.int64))
+    in_p, _ = await dabits(session, count)
+    return Shared(session.field, in_p.reshape(shape), 1, 0)
 
 
 async def _xor_all(session: Session, bits: list[np.ndarray]) -> np.ndarray:

@@ -6,6 +6,7 @@ Leakage: :func:`input` reveals the shape of the owner's array to every party (ne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from mpcstats.core.shamir import Field, share
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
-__all__ = ["encode", "input", "random_field"]
+__all__ = ["deal", "encode", "input", "random_field", "random_integers"]
 
 
 def encode(values: Any, frac: int) -> np.ndarray:
@@ -107,3 +108,24 @@ async def random_field(session: Session, shape: int | tuple[int, ...]) -> np.nda
     )
     parts = await deal(session, mine)
     return field.lincomb([1] * len(parts), [p[0] for p in parts])
+
+
+async def random_integers(session: Session, shape: int | tuple[int, ...], bits: int) -> Shared:
+    """Shared random integers for masking: a sum of uniform ``bits``-bit integers (one per PRSS
+    set, or one per contributor without PRSS), so at least one honest uniform term is in it.
+
+    Not uniform on a range; it statistically hides any value of ``bits - kappa`` bits.
+    """
+    field = session.field
+    count = int(np.prod(shape, dtype=np.int64))
+    if session.prss is not None:
+        share_ = session.prss.random_integers(field, bits, count)
+        terms = comb(session.n, session.t)
+    else:
+        mine = (
+            session.stream.integers(bits, count) if session.party in session.contributors else None
+        )
+        parts = await deal(session, [(field, mine)] if mine is not None else [])
+        share_ = field.lincomb([1] * len(parts), [p[0] for p in parts])
+        terms = len(parts)
+    return Shared(field, share_.reshape(shape), bits + max(terms, 1).bit_length(), 0)
