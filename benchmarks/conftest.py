@@ -1,0 +1,80 @@
+"""A persistent in-process cluster, so a benchmark times one protocol call, not set-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from mpcstats.protocols.session import Session
+from mpcstats.transport.memory import MemoryNetwork
+
+
+class Cluster:
+    """n sessions on one memory network, kept between benchmark rounds."""
+
+    def __init__(self, n: int, modulus_bits: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.network = MemoryNetwork(n, timeout=600)
+        self.sessions = [
+            Session(i, n, self.network.channel(i), modulus_bits=modulus_bits) for i in range(n)
+        ]
+        self.run(lambda s: s.setup())
+
+    def run(self, program: Callable[[Session], Awaitable[Any]]) -> list[Any]:
+        async def everyone() -> list[Any]:
+            return list(await asyncio.gather(*(program(s) for s in self.sessions)))
+
+        return self.loop.run_until_complete(everyone())
+
+    def measure(self, program: Callable[[Session], Awaitable[Any]]) -> dict[str, int]:
+        """Rounds and bytes (busiest party) of one run of ``program``."""
+        before = [s.stats.snapshot() for s in self.sessions]
+        self.run(program)
+        after = [s.stats.snapshot() for s in self.sessions]
+        return {
+            "rounds": max(a[0] - b[0] for a, b in zip(after, before, strict=True)),
+            "bytes_per_party": max(a[1] - b[1] for a, b in zip(after, before, strict=True)),
+        }
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+# (operation, size) -> seconds, filled by the benchmarks of one run; the summary divides them
+MEASURED: dict[str, dict[tuple[str, int], float]] = {"mpcstats": {}, "mpyc": {}, "numpy": {}}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The table of ratios, all measured in this run: secure / numpy and MPyC / mpcstats."""
+    ours = MEASURED["mpcstats"]
+    if not ours:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write("operation            size   mpcstats s   elements/s   x numpy   MPyC s   MPyC/ours")
+    for (op, size), seconds in sorted(ours.items()):
+        plain = MEASURED["numpy"].get((op, size))
+        mpyc = MEASURED["mpyc"].get((op, size))
+        write(
+            f"{op:<16}{size:>9}{seconds:>13.4f}{size / seconds:>13.0f}"
+            f"{(seconds / plain if plain else float('nan')):>10.0f}"
+            f"{(mpyc if mpyc else float('nan')):>9.3f}"
+            f"{(mpyc / seconds if mpyc else float('nan')):>12.1f}"
+        )
+
+
+@pytest.fixture(scope="module")
+def cluster_factory() -> Iterator[Callable[..., Cluster]]:
+    made: dict[tuple[int, int], Cluster] = {}
+
+    def make(n: int = 3, modulus_bits: int = 127) -> Cluster:
+        if (n, modulus_bits) not in made:
+            made[(n, modulus_bits)] = Cluster(n, modulus_bits)
+        return made[(n, modulus_bits)]
+
+    yield make
+    for cluster in made.values():
+        cluster.close()
