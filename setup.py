@@ -16,6 +16,8 @@ setup(
         "mpyc==0.11",
         "protobuf>=5.27",
         "grpcio>=1.66",
+        "pandas>=2.0",
+        "matplotlib>=3.7",
     ],
     extras_require={
         "dev": [

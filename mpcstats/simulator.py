@@ -1,18 +1,28 @@
 """The in-process simulator: all parties as asyncio tasks over memory channels.
 
-``LocalSimulator`` is the study object researchers use without a federation; this module also
-gives its low-level use, running a secure program on every party and reporting rounds and bytes.
+``LocalSimulator({"hosp_a": df_a, ...})`` is a study object (the analysis API of
+:class:`~mpcstats.stats.study.Study`) over simulated hospitals; without an explicit schema it
+infers one from the data, which only a simulation may do. With two hospitals a data-less helper
+party makes the third compute party. ``LocalSimulator(n=3).run(program)`` is the low-level use:
+run a secure program on every party and see its rounds and bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+import concurrent.futures
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
+
+from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import DEFAULT_MODULUS_BITS
 from mpcstats.protocols.session import DEFAULT_KAPPA, Session, Stats
+from mpcstats.stats.schema import Schema
+from mpcstats.stats.study import Policy, Program, Study
 from mpcstats.transport.memory import MemoryNetwork
 
 __all__ = ["LocalSimulator", "RunResult"]
@@ -26,6 +36,8 @@ class RunResult:
 
     outputs: list[Any]
     stats: list[Stats]
+    t: int = 1
+    prss: bool = True
 
     @property
     def rounds(self) -> int:
@@ -37,37 +49,70 @@ class RunResult:
         return max(s.bytes_sent for s in self.stats)
 
 
-class LocalSimulator:
-    """Run secure programs with n parties in this process.
+class LocalSimulator(Study):
+    """Simulated hospitals (a study object), or n bare parties for secure programs.
 
-    >>> sim = LocalSimulator(n=3)
-    >>> async def program(s):
-    ...     x = await protocols.input(s, [1, 2, 3] if s.party == 0 else None, owner=0, bits=8)
-    ...     return await protocols.open(s, x)
-    >>> sim.run(program).outputs[0]
+    >>> study = LocalSimulator({"hosp_a": df_a, "hosp_b": df_b, "hosp_c": df_c})
+    >>> study.describe("bmi", where="age >= 65").summary()
+
+    Each hospital's frame stays with its party: only aggregates are secret-shared, and results
+    are reconstructed from output shares at the analyst (this object).
     """
 
     def __init__(
         self,
-        n: int = 3,
+        datasets: Mapping[str, pd.DataFrame | str | Path] | None = None,
         *,
+        n: int | None = None,
+        schema: Schema | None = None,
+        policy: Policy | None = None,
         threshold: int | None = None,
         modulus_bits: int = DEFAULT_MODULUS_BITS,
         kappa: int = DEFAULT_KAPPA,
         record_openings: bool = False,
         timeout: float = 60.0,
     ) -> None:
-        self.n = n
+        self.names = list(datasets or {})
+        self.frames = [_load(name, source) for name, source in (datasets or {}).items()]
+        if datasets is not None and len(self.frames) < 2:
+            raise ConfigurationError("a study joins at least two hospitals")
+        self.n = n if n is not None else max(len(self.frames), 3)
+        if self.n < len(self.frames):
+            raise ConfigurationError(f"{len(self.frames)} hospitals need n >= {len(self.frames)}")
+        self.schema = schema or (Schema.infer(self.frames) if self.frames else Schema())
+        for name, frame in zip(self.names, self.frames, strict=True):
+            self.schema.check(frame, name)
+        self.policy = policy or Policy()
         self.threshold = threshold
         self.modulus_bits = modulus_bits
         self.kappa = kappa
         self.record_openings = record_openings
         self.timeout = timeout
+        self.last_run: RunResult | None = None
+
+    def __enter__(self) -> LocalSimulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.frames = []
 
     def __repr__(self) -> str:
-        return f"LocalSimulator(n={self.n}, modulus_bits={self.modulus_bits})"
+        hospitals = f"hospitals={self.names}, " if self.names else ""
+        return f"LocalSimulator({hospitals}n={self.n})"
 
-    async def run_async(self, program: Callable[[Session], Awaitable[Any]]) -> RunResult:
+    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[Any], int, int]:
+        def with_data(session: Session) -> Awaitable[Any]:
+            frame = self.frames[session.party] if session.party < len(self.frames) else None
+            return program(session, frame)
+
+        self.last_run = _run_sync(lambda: self.run_async(with_data, modulus_bits=modulus_bits))
+        t = self.last_run.t
+        degree = 2 * t if self.last_run.prss else t
+        return self.last_run.outputs, self.n, degree
+
+    async def run_async(
+        self, program: Callable[[Session], Awaitable[Any]], *, modulus_bits: int | None = None
+    ) -> RunResult:
         """Run ``program(session)`` on every party; a failure at one party stops them all."""
         network = MemoryNetwork(self.n, timeout=self.timeout)
         sessions = [
@@ -76,7 +121,7 @@ class LocalSimulator:
                 self.n,
                 network.channel(i),
                 threshold=self.threshold,
-                modulus_bits=self.modulus_bits,
+                modulus_bits=modulus_bits or self.modulus_bits,
                 kappa=self.kappa,
                 record_openings=self.record_openings,
             )
@@ -99,11 +144,35 @@ class LocalSimulator:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise _first_cause(tasks) from None
-        return RunResult(list(outputs), [s.stats for s in sessions])
+        return RunResult(
+            list(outputs), [s.stats for s in sessions], sessions[0].t, sessions[0].prss is not None
+        )
 
     def run(self, program: Callable[[Session], Coroutine[Any, Any, T]]) -> RunResult:
-        """Synchronous :meth:`run_async` (for scripts and tests)."""
-        return asyncio.run(self.run_async(program))
+        """Synchronous :meth:`run_async`; works inside a running event loop (Jupyter) too."""
+        return _run_sync(lambda: self.run_async(program))
+
+
+def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from synchronous code, even under a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+def _load(name: str, source: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """A hospital's table from a DataFrame, a CSV or a Parquet file."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = Path(source)
+    if not path.exists():
+        raise ConfigurationError(f"{name}: no data file at {path}")
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        return pd.read_parquet(path)
+    return pd.read_csv(path)
 
 
 def _first_cause(tasks: Sequence[asyncio.Future[Any]]) -> BaseException:

@@ -262,3 +262,15 @@ def test_random_bits_and_bounded_integers(n: int) -> None:
     assert 1800 < int(bits.sum()) < 2200  # a fair coin: 4000 flips within 6 sigma
     assert ints.min() >= 0 and max(ints) < 2 ** int(bound)
     assert len(set(ints.tolist())) > 3900  # not a constant or a short cycle
+
+
+def test_input_all_shares_every_party_array_in_one_round(n: int) -> None:
+    async def program(s: Session) -> tuple[list[np.ndarray], int]:
+        before = s.stats.rounds
+        parts = await P.input_all(s, np.array([s.party, 10 * s.party]), bits=16)
+        rounds = s.stats.rounds - before
+        return [await P.open(s, part) for part in parts], rounds
+
+    opened, rounds = run(n, program).outputs[0]
+    assert rounds == 1
+    assert [_ints(v) for v in opened] == [[i, 10 * i] for i in range(n)]

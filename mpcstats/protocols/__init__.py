@@ -22,7 +22,7 @@ from mpcstats.protocols.masks import random_bits
 from mpcstats.protocols.opening import open, open_to, output_share, reconstruct_output
 from mpcstats.protocols.session import Session, Stats
 from mpcstats.protocols.shared import Shared, concatenate
-from mpcstats.protocols.sharing import input, random_field, random_integers
+from mpcstats.protocols.sharing import input, input_all, random_field, random_integers
 
 __all__ = [
     "Session",
@@ -34,6 +34,7 @@ __all__ = [
     "ge",
     "gt",
     "input",
+    "input_all",
     "is_zero",
     "le",
     "lt",

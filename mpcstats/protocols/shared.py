@@ -55,7 +55,7 @@ class Shared:
         return self._like(np.asarray(self.share[index], dtype=object), self.bits)
 
     def reshape(self, *shape: int) -> Shared:
-        return self._like(self.share.reshape(*shape), self.bits)
+        return self._like(self.share.reshape(shape), self.bits)
 
     @property
     def T(self) -> Shared:  # noqa: N802 - numpy's name

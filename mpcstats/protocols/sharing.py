@@ -16,7 +16,7 @@ from mpcstats.core.shamir import Field, share
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
-__all__ = ["deal", "encode", "input", "random_field", "random_integers"]
+__all__ = ["deal", "encode", "input", "input_all", "random_field", "random_integers"]
 
 
 def encode(values: Any, frac: int) -> np.ndarray:
@@ -47,14 +47,7 @@ async def input(
     if session.party == owner:
         if values is None:
             raise ConfigurationError(f"party {owner} owns this input but passed no values")
-        ints = encode(values, frac)
-        bound = 1 << bits
-        outside = np.flatnonzero(np.vectorize(lambda v: abs(v) >= bound, otypes=[bool])(ints))
-        if outside.size:
-            raise InputRangeError(
-                f"party {owner}: {outside.size} input value(s) lie outside the declared range "
-                f"|v| < 2^{bits - frac} (first at flat position {int(outside[0])})"
-            )
+        ints = _checked(encode(values, frac), bits, frac, owner)
         shares = share(field, field.array(ints), session.n, session.t, session.stream)
         outgoing = {j: [shares[j]] for j in range(session.n) if j != owner}
         await session.exchange(outgoing, [])
@@ -129,3 +122,33 @@ async def random_integers(session: Session, shape: int | tuple[int, ...], bits: 
         share_ = field.lincomb([1] * len(parts), [p[0] for p in parts])
         terms = len(parts)
     return Shared(field, share_.reshape(shape), bits + max(terms, 1).bit_length(), 0)
+
+
+async def input_all(session: Session, values: Any, *, bits: int, frac: int = 0) -> list[Shared]:
+    """Every party secret-shares its own array of the same shape, all in one round.
+
+    Returns the shares of each party's array, in party order; summing them gives the pooled
+    aggregate without revealing any party's own. Each party's range is checked at that party.
+    """
+    field = session.field
+    field.require(bits, session.kappa, len(session.contributors), "an input")
+    ints = _checked(encode(values, frac), bits, frac, session.party)
+    shares = share(field, field.array(ints), session.n, session.t, session.stream)
+    outgoing = {j: [shares[j]] for j in range(session.n) if j != session.party}
+    received = await session.exchange(outgoing, range(session.n))
+    return [
+        Shared(field, shares[i] if i == session.party else received[i][0], bits, frac)
+        for i in range(session.n)
+    ]
+
+
+def _checked(ints: np.ndarray, bits: int, frac: int, owner: int) -> np.ndarray:
+    """``ints`` if every |v| < 2**bits, else an InputRangeError naming the owner and position."""
+    bound = 1 << bits
+    outside = np.flatnonzero(np.vectorize(lambda v: abs(v) >= bound, otypes=[bool])(ints))
+    if outside.size:
+        raise InputRangeError(
+            f"party {owner}: {outside.size} input value(s) lie outside the declared range "
+            f"|v| < 2^{bits - frac} (first at flat position {int(outside[0])})"
+        )
+    return ints

@@ -1,0 +1,1 @@
+"""Joint statistics: local aggregation, secure combination, release to the analyst only."""

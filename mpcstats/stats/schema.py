@@ -1,0 +1,154 @@
+"""The public schema (data dictionary) every party of a study shares.
+
+A column declares its kind, its range and its precision, which is all the secure computation
+needs to size its fields and to encode values exactly:
+
+- ``int``: integers in [lo, hi];
+- ``float``: reals in [lo, hi], encoded on the grid of ``precision`` (e.g. 0.1 kg);
+- ``category``: one of ``codes`` (strings or integers), e.g. ICD chapters;
+- ``bool``: 0/1.
+
+A real federation agrees its schema up front. :meth:`Schema.infer` derives one from data, for the
+simulator only. :meth:`Schema.differences` lists mismatches between parties column by column
+before anything is computed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mpcstats._errors import ConfigurationError
+
+__all__ = ["Column", "Schema", "SchemaError"]
+
+
+class SchemaError(ConfigurationError):
+    """Data or schemas that do not match the study's schema; the message names the column."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "int" | "float" | "category" | "bool"
+    lo: float = 0.0
+    hi: float = 1.0
+    precision: float = 1.0
+    codes: tuple[Any, ...] = ()
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in {"int", "float", "category", "bool"}:
+            raise SchemaError(f"column {self.name!r}: unknown kind {self.kind!r}")
+        if self.kind == "category" and not self.codes:
+            raise SchemaError(f"column {self.name!r}: a category column lists its codes")
+        if self.kind in {"int", "float"} and not self.lo <= self.hi:
+            raise SchemaError(f"column {self.name!r}: lo {self.lo} is above hi {self.hi}")
+        if self.precision <= 0:
+            raise SchemaError(f"column {self.name!r}: precision must be positive")
+
+    @property
+    def levels(self) -> tuple[Any, ...]:
+        """The public levels of a grouping column."""
+        if self.kind == "category":
+            return self.codes
+        if self.kind == "bool":
+            return (0, 1)
+        if self.kind == "int" and self.hi - self.lo <= 1000:
+            return tuple(range(int(self.lo), int(self.hi) + 1))
+        raise SchemaError(f"column {self.name!r} is continuous: group by a category or bin it")
+
+    def grid(self, values: np.ndarray) -> np.ndarray:
+        """Values as integer steps of the precision (exact for values on the declared grid)."""
+        return np.rint(np.asarray(values, dtype=np.float64) / self.precision).astype(np.int64)
+
+    @property
+    def grid_bits(self) -> int:
+        """Bits of the largest |value| in precision steps."""
+        top = max(abs(self.lo), abs(self.hi)) / self.precision
+        return max(math.ceil(top).bit_length(), 1)
+
+
+@dataclass
+class Schema:
+    columns: dict[str, Column] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Column:
+        try:
+            return self.columns[name]
+        except KeyError:
+            known = ", ".join(sorted(self.columns))
+            raise SchemaError(f"unknown column {name!r}; the schema has: {known}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    @classmethod
+    def infer(cls, frames: list[pd.DataFrame]) -> Schema:
+        """A schema covering all frames (simulation only: it looks at every party's data)."""
+        pooled = pd.concat(frames, ignore_index=True)
+        columns: dict[str, Column] = {}
+        for name in pooled.columns:
+            values = pooled[name].dropna()
+            columns[name] = _infer_column(str(name), values)
+        return cls(columns)
+
+    def differences(self, other: Schema, party: str) -> list[str]:
+        """Column-by-column mismatches between this schema and a party's."""
+        problems = []
+        for name in sorted(set(self.columns) | set(other.columns)):
+            mine, theirs = self.columns.get(name), other.columns.get(name)
+            if mine is None:
+                problems.append(f"column {name!r}: only {party} has it")
+            elif theirs is None:
+                problems.append(f"column {name!r}: {party} does not have it")
+            elif mine != theirs:
+                problems.append(f"column {name!r}: {party} declares {theirs}, the study {mine}")
+        return problems
+
+    def check(self, frame: pd.DataFrame, party: str) -> None:
+        """Refuse data outside the schema: the error names party, column, row and the rule."""
+        for name, column in self.columns.items():
+            if name not in frame.columns:
+                raise SchemaError(f"{party}: column {name!r} is missing from the data")
+            values = frame[name]
+            present = values.notna()
+            if column.kind == "category":
+                bad = present & ~values.isin(column.codes)
+                rule = f"one of the codes {list(column.codes)}"
+            else:
+                numeric = pd.to_numeric(values, errors="coerce")
+                bad = present & (numeric.isna() | (numeric < column.lo) | (numeric > column.hi))
+                rule = f"a number in [{column.lo}, {column.hi}]"
+            if bad.any():
+                row = frame.index[np.flatnonzero(bad.to_numpy())[0]]
+                raise SchemaError(
+                    f"{party}: column {name!r} has {int(bad.sum())} value(s) that are not {rule} "
+                    f"(first at row {row}); fix the data or the schema"
+                )
+
+
+def _infer_column(name: str, values: pd.Series) -> Column:
+    if values.dtype == bool:
+        return Column(name, "bool")
+    if pd.api.types.is_integer_dtype(values) and len(values):
+        return Column(name, "int", float(values.min()), float(values.max()))
+    if pd.api.types.is_float_dtype(values) and len(values):
+        decimals = _decimals(values.to_numpy())
+        return Column(
+            name, "float", float(values.min()), float(values.max()), precision=10.0**-decimals
+        )
+    codes = tuple(sorted(values.unique(), key=str))
+    return Column(name, "category", codes=codes)
+
+
+def _decimals(values: np.ndarray) -> int:
+    """The fewest decimals (up to 6) that represent every value."""
+    for decimals in range(7):
+        if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9):
+            return decimals
+    return 6

@@ -1,0 +1,404 @@
+"""The analysis API of a study: the same methods on the simulator and on a connected federation.
+
+Each method runs one secure program on every party. The program aggregates the party's own rows
+(after ``where`` and complete-case selection), pools the aggregates in one round, finishes
+securely, and hands the analyst re-randomised output shares. The subclass says how programs reach
+the parties (:meth:`Study._execute`).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mpcstats import protocols as P
+from mpcstats._errors import ConfigurationError
+from mpcstats.protocols import fixedpoint as fx
+from mpcstats.protocols.opening import reconstruct_output
+from mpcstats.protocols.session import Session
+from mpcstats.protocols.shared import Shared
+from mpcstats.stats import filters
+from mpcstats.stats.results import (
+    CountResult,
+    CrosstabResult,
+    DescribeResult,
+    HistogramResult,
+    QuantileResult,
+)
+from mpcstats.stats.schema import Column, Schema
+from mpcstats.stats.secure import pool, release, suppress
+
+__all__ = ["Policy", "PolicyError", "Study"]
+
+COUNT_BITS = 34  # pooled counts up to 1.7e10 records
+FRAC = 48  # fractional bits of the secure finishes
+
+Program = Callable[[Session, pd.DataFrame | None], Awaitable[dict[str, Any]]]
+
+
+class PolicyError(ConfigurationError):
+    """The study's disclosure policy does not allow this output."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Disclosure rules: minimum cell size ``k``, and whether extremes may be released."""
+
+    k: int = 5
+    allow_extremes: bool = False
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise PolicyError("the minimum cell size k is at least 1")
+
+
+class Study(abc.ABC):
+    """Joint statistics over the union of all parties' records."""
+
+    schema: Schema
+    policy: Policy
+
+    @abc.abstractmethod
+    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[Any], int, int]:
+        """Run ``program`` on every party; return (per-party results, n, degree of releases)."""
+
+    def _release(self, program: Program, modulus_bits: int = 256) -> dict[str, np.ndarray]:
+        """Run ``program`` and reconstruct its released outputs at the analyst."""
+        from mpcstats.core.field import PrimeField
+
+        outputs, _, degree = self._execute(program, modulus_bits)
+        field = PrimeField.with_bits(modulus_bits)
+        released = {}
+        for name, (_, frac) in outputs[0].items():
+            shares = {party: out[name][0] for party, out in enumerate(outputs)}
+            released[name] = reconstruct_output(field, shares, degree, frac)
+        return released
+
+    # selection --------------------------------------------------------------------------------
+    def _rows(
+        self, frame: pd.DataFrame | None, where: str | None, needed: Sequence[str]
+    ) -> tuple[pd.DataFrame, int]:
+        """The party's rows passing ``where`` with no missing value in ``needed``, and the
+        number of rows the missing values excluded."""
+        if frame is None:
+            columns = list(self.schema.columns)
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}), 0
+        condition = filters.parse(where, self.schema)
+        selected = frame[condition.mask(frame)] if condition is not None else frame
+        complete = selected.dropna(subset=list(needed))
+        return complete, len(selected) - len(complete)
+
+    def _column(self, name: str) -> Column:
+        return self.schema[name]
+
+    # counts -----------------------------------------------------------------------------------
+    def count(self, where: str | None = None, by: str | None = None) -> CountResult:
+        """Number of records, overall or per level of ``by``.
+
+        Leakage: the analyst learns the counts of cells with at least k records and which cells
+        were suppressed; parties learn nothing.
+        """
+        filters.parse(where, self.schema)
+        levels = self._column(by).levels if by else ("all",)
+
+        def local(rows: pd.DataFrame) -> np.ndarray:
+            if by is None:
+                return np.array([len(rows)])
+            return np.array([(rows[by] == level).sum() for level in levels])
+
+        counts = self._suppressed_counts(local, where, [by] if by else [])
+        series = pd.Series(counts, index=pd.Index(levels, name=by), name="count")
+        return CountResult(series, self.policy.k, where, self._suppression_notes(counts))
+
+    def frequencies(self, column: str, where: str | None = None) -> CountResult:
+        """Counts of each coded value of a category column (e.g. ICD chapters)."""
+        return self.count(where=where, by=column)
+
+    def histogram(
+        self, column: str, bins: int | Sequence[float] = 10, where: str | None = None
+    ) -> HistogramResult:
+        """Counts per bin of public edges (``bins`` edges, or that many bins over the declared
+        range); the last bin includes its right edge, as numpy's. Leakage: as :meth:`count`."""
+        spec = self._column(column)
+        edges = (
+            np.linspace(spec.lo, spec.hi, int(bins) + 1)
+            if isinstance(bins, int)
+            else np.asarray(bins, dtype=np.float64)
+        )
+
+        def local(rows: pd.DataFrame) -> np.ndarray:
+            return np.histogram(rows[column].to_numpy(dtype=np.float64), edges)[0]
+
+        counts = self._suppressed_counts(local, where, [column])
+        return HistogramResult(
+            counts, edges, column, self.policy.k, self._suppression_notes(counts)
+        )
+
+    def crosstab(
+        self, row: str, col: str, layer: str | None = None, where: str | None = None
+    ) -> CrosstabResult:
+        """A 2-way table of counts (3-way with ``layer``: one 2-way table per layer level).
+
+        Suppression is complementary within each row and column of each layer.
+        Leakage: as :meth:`count`.
+        """
+        rows_levels, col_levels = self._column(row).levels, self._column(col).levels
+        layer_levels = self._column(layer).levels if layer else (None,)
+
+        def local(rows: pd.DataFrame) -> np.ndarray:
+            table = np.zeros((len(layer_levels), len(rows_levels), len(col_levels)), np.int64)
+            for li, level in enumerate(layer_levels):
+                part = rows if layer is None else rows[rows[layer] == level]
+                for ri, r in enumerate(rows_levels):
+                    match = part[row] == r
+                    for ci, c in enumerate(col_levels):
+                        table[li, ri, ci] = int((match & (part[col] == c)).sum())
+            return table
+
+        needed = [row, col] + ([layer] if layer else [])
+        counts = self._suppressed_counts(local, where, needed)
+        frames = [
+            pd.DataFrame(
+                counts[i],
+                index=pd.Index(rows_levels, name=row),
+                columns=pd.Index(col_levels, name=col),
+            )
+            for i in range(len(layer_levels))
+        ]
+        table = frames[0] if layer is None else pd.concat(frames, keys=layer_levels, names=[layer])
+        return CrosstabResult(table, self.policy.k, self._suppression_notes(counts))
+
+    def _suppressed_counts(
+        self, local: Callable[[pd.DataFrame], np.ndarray], where: str | None, needed: list[str]
+    ) -> np.ndarray:
+        """Pool local count tables and apply disclosure control; suppressed cells are NaN."""
+        k = self.policy.k
+
+        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+            rows, _ = self._rows(frame, where, needed)
+            table = np.asarray(local(rows), dtype=np.int64)
+            total = await pool(session, table, COUNT_BITS)
+            tables = total.reshape(-1, *table.shape[-2:]) if table.ndim == 3 else total
+            flags = await _flags_per_layer(session, tables, k)
+            kept = total - (await P.mul(session, flags.reshape(*table.shape), total)).with_bits(
+                total.bits
+            )
+            return {"counts": (release(session, kept), 0), "flags": (release(session, flags), 0)}
+
+        out = self._release(program, 192)
+        counts = out["counts"].astype(np.float64)
+        counts[out["flags"].astype(np.int64) == 1] = np.nan
+        return counts
+
+    def _suppression_notes(self, counts: np.ndarray) -> list[str]:
+        hidden = int(np.isnan(counts).sum())
+        if not hidden:
+            return []
+        return [
+            f"{hidden} cell(s) suppressed: fewer than k = {self.policy.k} records, or suppressed "
+            "as a complement so that a small cell cannot be recovered from its row or column."
+        ]
+
+    # describe ---------------------------------------------------------------------------------
+    def describe(
+        self, column: str, where: str | None = None, by: str | None = None
+    ) -> DescribeResult:
+        """n, mean, variance (n - 1 denominator, as pandas) and standard deviation.
+
+        Leakage: the analyst learns these for groups with at least k records (and which groups
+        were suppressed); parties learn nothing. Complete cases only: the number of records
+        excluded for a missing value is part of the result.
+        """
+        spec = self._column(column)
+        if spec.kind == "category":
+            raise ConfigurationError(f"column {column!r} is a category: use frequencies()")
+        levels = self._column(by).levels if by else (None,)
+        k = self.policy.k
+        value_bits = spec.grid_bits + COUNT_BITS
+        modulus = _round_up(4 * value_bits + 3 * FRAC + 120)
+
+        def local(rows: pd.DataFrame) -> np.ndarray:
+            grid = spec.grid(rows[column].to_numpy(dtype=np.float64)).astype(object)
+            groups = (
+                [np.ones(len(rows), bool)]
+                if by is None
+                else [(rows[by] == level).to_numpy() for level in levels]
+            )
+            return np.array(
+                [[int(g.sum()), int(grid[g].sum()), int((grid[g] ** 2).sum())] for g in groups],
+                dtype=object,
+            )
+
+        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+            rows, excluded = self._rows(frame, where, [column] + ([by] if by else []))
+            stats = await pool(session, local(rows), 2 * value_bits)
+            dropped = await pool(session, np.array([excluded]), COUNT_BITS)
+            n, s, q = (
+                stats[:, i].with_bits(b)
+                for i, b in enumerate([COUNT_BITS, value_bits, 2 * value_bits])
+            )
+            flags = await P.lt(session, n, n * 0 + k)
+            safe_n = n + flags * k  # suppressed groups divide by k, not by 0; never released
+            spread = (await P.mul(session, n, q)) - (await P.mul(session, s, s))  # n Q - S^2
+            pairs = await P.mul(session, safe_n, safe_n - 1)  # n (n - 1)
+            mean = await fx.div(session, fx.rescale(s, FRAC), fx.rescale(safe_n, FRAC))
+            var = await fx.div(session, fx.rescale(spread, FRAC), fx.rescale(pairs, FRAC))
+            positive = (var + fx.rescale(flags, FRAC)).with_bits(2 * spec.grid_bits + FRAC + 2)
+            std = await fx.sqrt(session, positive)
+            keep = 1 - flags
+            outputs = {"n": (n, 0), "mean": (mean, FRAC), "var": (var, FRAC), "std": (std, FRAC)}
+            released = {
+                name: (release(session, await P.mul(session, keep.with_frac(0), value)), frac)
+                for name, (value, frac) in outputs.items()
+            }
+            released["flags"] = (release(session, flags), 0)
+            released["excluded"] = (release(session, dropped), 0)
+            return released
+
+        out = self._release(program, modulus)
+        frame = pd.DataFrame(
+            {
+                "n": out["n"].astype(np.float64),
+                "mean": out["mean"] * spec.precision,
+                # truncation rounds within 2^-(FRAC-8); a spread is never below zero
+                "var": np.maximum(out["var"], 0.0) * spec.precision**2,
+                "std": np.maximum(out["std"], 0.0) * spec.precision,
+            },
+            index=pd.Index(["all"] if by is None else list(levels), name=by),
+        )
+        frame[out["flags"].astype(np.int64) == 1] = np.nan
+        notes = []
+        if frame["n"].isna().any():
+            notes.append(f"groups with fewer than k = {k} records are suppressed (NaN).")
+        notes.append(
+            f"values are computed on the declared precision grid ({spec.precision:g}); "
+            f"rounding of the secure finish is below 2^-{FRAC - 8} relative."
+        )
+        return DescribeResult(frame, column, float(out["excluded"].sum()), notes)
+
+    def mean(self, column: str, where: str | None = None, by: str | None = None) -> Any:
+        return self.describe(column, where, by).mean
+
+    def var(self, column: str, where: str | None = None, by: str | None = None) -> Any:
+        return self.describe(column, where, by).var
+
+    def std(self, column: str, where: str | None = None, by: str | None = None) -> Any:
+        return self.describe(column, where, by).std
+
+    # quantiles ---------------------------------------------------------------------------------
+    def quantiles(
+        self, column: str, q: Sequence[float] = (0.25, 0.5, 0.75), where: str | None = None
+    ) -> QuantileResult:
+        """Exact quantiles of the pooled column (numpy.quantile's default 'linear' method).
+
+        Secure binary search over the declared precision grid: at each step every party counts
+        its own records at or below a public probe, the counts are pooled, and only the
+        comparison of the pooled count with the target rank is opened.
+
+        Leakage: the parties and the analyst learn n and the order statistics on either side of
+        each released quantile (the search path reveals nothing else). A quantile is released
+        only if at least k records lie on each side of it.
+        """
+        spec = self._column(column)
+        if spec.kind == "category":
+            raise ConfigurationError(f"column {column!r} is a category: quantiles need numbers")
+        k = self.policy.k
+        present = f"{column} is not missing"  # complete cases, as numpy on the pooled column
+        n = self.count(where=f"({where}) and {present}" if where else present).counts.iloc[0]
+        levels = np.asarray(q, dtype=np.float64)
+        if np.isnan(n) or np.any((levels < 0) | (levels > 1)):
+            if np.any((levels < 0) | (levels > 1)):
+                raise ConfigurationError("quantile levels lie in [0, 1]")
+            values = pd.Series(np.nan, index=levels)
+            return QuantileResult(values, column, float("nan"), ["n is below k: suppressed."])
+        total = int(n)
+        positions = (total - 1) * levels
+        below = np.floor(positions).astype(np.int64)
+        above = np.minimum(below + 1, total - 1)
+        ranks = np.concatenate([below, above])  # 0-based order statistics needed
+        grid = self._order_statistics(spec, ranks, where)
+        low, high = grid[: len(levels)], grid[len(levels) :]
+        values = (low + (positions - below) * (high - low)) * spec.precision
+        allowed = (below >= k) & (total - 1 - above >= k)
+        values = np.where(allowed, values, np.nan)
+        notes = (
+            []
+            if allowed.all()
+            else [f"quantiles with fewer than k = {k} records on either side are suppressed."]
+        )
+        return QuantileResult(pd.Series(values, index=levels), column, float(total), notes)
+
+    def median(self, column: str, where: str | None = None) -> float:
+        return float(self.quantiles(column, [0.5], where).values.iloc[0])
+
+    def _order_statistics(self, spec: Column, ranks: np.ndarray, where: str | None) -> np.ndarray:
+        """Grid positions of the given 0-based order statistics of the pooled column."""
+        lo_grid, hi_grid = (
+            int(spec.grid(np.array([spec.lo]))[0]),
+            int(spec.grid(np.array([spec.hi]))[0]),
+        )
+        steps = max(hi_grid - lo_grid, 1).bit_length()
+
+        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+            rows, _ = self._rows(frame, where, [spec.name])
+            mine = np.sort(spec.grid(rows[spec.name].to_numpy(dtype=np.float64)))
+            low = np.full(len(ranks), lo_grid, dtype=np.int64)
+            high = np.full(len(ranks), hi_grid, dtype=np.int64)
+            for _ in range(steps):
+                probe = (low + high) // 2
+                local = np.searchsorted(mine, probe, side="right")  # records <= probe
+                pooled = await pool(session, local, COUNT_BITS)
+                short = await P.lt(session, pooled, pooled * 0 + (ranks + 1))
+                go_right = (await P.open(session, short, label="quantile search step")) == 1
+                low = np.where(go_right, probe + 1, low)
+                high = np.where(go_right, high, probe)
+            return {"grid": low}
+
+        outputs, _, _ = self._execute(program, 192)
+        return np.asarray(outputs[0]["grid"], dtype=np.float64)
+
+    # extremes ----------------------------------------------------------------------------------
+    def min(self, column: str, where: str | None = None) -> float:
+        """The smallest value, if the policy allows extremes (they can identify a patient)."""
+        return self._extreme(column, where, largest=False)
+
+    def max(self, column: str, where: str | None = None) -> float:
+        """The largest value, if the policy allows extremes (they can identify a patient)."""
+        return self._extreme(column, where, largest=True)
+
+    def _extreme(self, column: str, where: str | None, largest: bool) -> float:
+        if not self.policy.allow_extremes:
+            raise PolicyError(
+                "the study policy does not release minima or maxima (allow_extremes=False)"
+            )
+        spec = self._column(column)
+        sentinel = spec.grid(np.array([spec.lo if largest else spec.hi]))[0]
+
+        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+            rows, _ = self._rows(frame, where, [column])
+            grid = spec.grid(rows[column].to_numpy(dtype=np.float64))
+            mine = (grid.max() if largest else grid.min()) if len(grid) else sentinel
+            parts = await P.input_all(session, np.array([mine]), bits=spec.grid_bits + 1)
+            every = P.concatenate(parts)
+            best = await (P.vector_max if largest else P.vector_min)(session, every)
+            return {"value": (release(session, best), 0)}
+
+        return float(self._release(program, 127)["value"]) * spec.precision
+
+
+async def _flags_per_layer(session: Session, tables: Shared, k: int) -> Shared:
+    """Suppression flags for a table, or for each layer of a stack of tables."""
+    if len(tables.shape) < 3:
+        return await suppress(session, tables, k)
+    layers = [await suppress(session, tables[i], k) for i in range(tables.shape[0])]
+    return P.concatenate([layer.reshape(-1) for layer in layers]).reshape(*tables.shape)
+
+
+def _round_up(bits: int) -> int:
+    return int(math.ceil(bits / 64) * 64)

@@ -1,0 +1,254 @@
+"""Statistics against pandas/numpy on the pooled data, with disclosure control inspected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mpcstats
+from mpcstats.stats.filters import FilterError, parse
+from mpcstats.stats.schema import Column, Schema, SchemaError
+from mpcstats.stats.study import Policy, PolicyError
+
+TUMOURS = ["breast", "colon", "lung", "skin"]
+
+
+def _hospital(rng: np.random.Generator, n: int, shift: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "age": rng.integers(20, 95, n),
+            "bmi": np.round(rng.normal(26 + shift, 4, n), 1),
+            "sex": rng.choice(["F", "M"], n),
+            "tumour": rng.choice(TUMOURS, n, p=[0.4, 0.3, 0.296, 0.004]),
+            "crp": np.round(rng.gamma(2, 10, n), 1),
+        }
+    )
+
+
+SCHEMA = Schema(
+    {
+        "age": Column("age", "int", 0, 120),
+        "bmi": Column("bmi", "float", 5, 60, precision=0.1),
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "tumour": Column("tumour", "category", codes=tuple(TUMOURS)),
+        "crp": Column("crp", "float", 0, 500, precision=0.1),
+    }
+)
+
+
+@pytest.fixture(params=[3, 5], ids=["3 hospitals", "5 hospitals"])
+def hospitals(request: pytest.FixtureRequest) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(request.param)
+    sizes = [40, 400, 120, 7, 250][: request.param]
+    frames = {f"h{i}": _hospital(rng, size, i - 1) for i, size in enumerate(sizes)}
+    frames["h1"].loc[frames["h1"].index[:30], "crp"] = np.nan  # some missing values
+    frames["h0"]["crp"] = np.nan  # a hospital with the column entirely missing
+    frames["h0"]["tumour"] = "lung"  # a hospital with 0 rows in most groups
+    return frames
+
+
+def _pooled(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames.values(), ignore_index=True)
+
+
+def test_counts_and_frequencies_match_pandas(hospitals: dict[str, pd.DataFrame]) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    pooled = _pooled(hospitals)
+    assert study.count().counts.iloc[0] == len(pooled)
+    assert study.count(where="age >= 65 and sex == 'F'").counts.iloc[0] == len(
+        pooled[(pooled.age >= 65) & (pooled.sex == "F")]
+    )
+    expected = pooled.tumour.value_counts().reindex(TUMOURS, fill_value=0)
+    assert study.frequencies("tumour").counts.tolist() == expected.tolist()
+
+
+def test_describe_matches_pandas_per_group(hospitals: dict[str, pd.DataFrame]) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    pooled = _pooled(hospitals)
+    result = study.describe("crp", by="sex")
+    plain = pooled.groupby("sex").crp
+    np.testing.assert_allclose(result.frame["n"], plain.count(), rtol=0)
+    np.testing.assert_allclose(result.frame["mean"], plain.mean(), rtol=1e-9)
+    np.testing.assert_allclose(result.frame["var"], plain.var(), rtol=1e-9)
+    np.testing.assert_allclose(result.frame["std"], plain.std(), rtol=1e-9)
+    assert result.excluded == pooled.crp.isna().sum()
+    assert "excluded" in result.summary()
+
+
+def test_constant_column_has_zero_variance() -> None:
+    frames = {name: pd.DataFrame({"age": [50] * size}) for name, size in [("a", 6), ("b", 9)]}
+    study = mpcstats.LocalSimulator(frames, schema=Schema({"age": Column("age", "int", 0, 120)}))
+    result = study.describe("age")
+    assert (result.n, result.mean, result.var) == (15.0, 50.0, 0.0)
+    assert 0 <= result.std <= 2.0**-40  # sqrt(0) within the fixed-point resolution
+
+
+@pytest.mark.parametrize("q", [[0.5], [0.1, 0.25, 0.75, 0.9]])
+def test_quantiles_are_exact_as_numpy_linear(
+    hospitals: dict[str, pd.DataFrame], q: list[float]
+) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    pooled = _pooled(hospitals)
+    for column in ("age", "bmi"):
+        got = study.quantiles(column, q).values.to_numpy()
+        np.testing.assert_allclose(got, np.quantile(pooled[column], q), rtol=1e-12)
+    assert study.median("crp") == pytest.approx(np.nanmedian(pooled.crp), rel=1e-12)
+
+
+def test_histogram_and_crosstab_match_numpy_and_pandas(hospitals: dict[str, pd.DataFrame]) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    pooled = _pooled(hospitals)
+    histogram = study.histogram("bmi", bins=[5, 20, 25, 30, 60])
+    assert histogram.counts.tolist() == np.histogram(pooled.bmi, [5, 20, 25, 30, 60])[0].tolist()
+    table = study.crosstab("sex", "tumour").table
+    expected = pd.crosstab(pooled.sex, pooled.tumour).reindex(columns=TUMOURS, fill_value=0)
+    assert table.to_numpy().tolist() == expected.to_numpy().tolist()
+
+
+def test_small_cells_are_suppressed_with_a_complement_and_never_opened() -> None:
+    rng = np.random.default_rng(9)
+    frames = {f"h{i}": _hospital(rng, 300, 0) for i in range(3)}
+    study = mpcstats.LocalSimulator(frames, schema=SCHEMA, record_openings=True)
+    pooled = _pooled(frames)
+    counts = study.frequencies("tumour").counts
+    true = pooled.tumour.value_counts().reindex(TUMOURS, fill_value=0)
+    assert true["skin"] < 5 and np.isnan(counts["skin"])
+    # exactly one small cell: the smallest other cell is suppressed too, the rest are exact
+    smallest_other = true.drop("skin").idxmin()
+    assert np.isnan(counts[smallest_other])
+    released = counts.dropna()
+    assert released.tolist() == true[released.index].tolist()
+    # nothing was opened to the parties but masked values and conversion bits
+    assert study.last_run is not None
+    labels = {o.label for stats in study.last_run.stats for o in stats.openings}
+    assert labels <= {"masked value (comparison)", "bit xor daBit (field conversion)"}
+
+
+def test_crosstab_suppression_leaves_no_row_or_column_with_a_single_hidden_cell() -> None:
+    rng = np.random.default_rng(4)
+    frames = {f"h{i}": _hospital(rng, 200, 0) for i in range(3)}
+    table = mpcstats.LocalSimulator(frames, schema=SCHEMA).crosstab("sex", "tumour").table
+    hidden = table.isna().to_numpy()
+    assert hidden.any()
+    assert all(row.sum() != 1 for row in hidden) and all(col.sum() != 1 for col in hidden.T)
+
+
+def test_small_groups_get_no_statistics() -> None:
+    frames = {
+        "a": pd.DataFrame({"age": [30, 40], "sex": ["F", "F"]}),
+        "b": pd.DataFrame({"age": [50] * 8 + [60], "sex": ["M"] * 8 + ["F"]}),
+    }
+    schema = Schema(
+        {"age": Column("age", "int", 0, 120), "sex": Column("sex", "category", codes=("F", "M"))}
+    )
+    result = mpcstats.LocalSimulator(frames, schema=schema).describe("age", by="sex")
+    assert result.frame.loc["F"].isna().all()  # 3 records < k = 5
+    assert result.frame.loc["M", "n"] == 8 and result.frame.loc["M", "mean"] == 50
+
+
+def test_quantiles_need_k_records_on_each_side(hospitals: dict[str, pd.DataFrame]) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=5))
+    values = study.quantiles("age", [0.0, 0.5, 1.0]).values
+    assert np.isnan(values[0.0]) and np.isnan(values[1.0]) and not np.isnan(values[0.5])
+
+
+def test_extremes_follow_the_policy(hospitals: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(PolicyError, match="allow_extremes"):
+        mpcstats.LocalSimulator(hospitals, schema=SCHEMA).max("age")
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(allow_extremes=True))
+    pooled = _pooled(hospitals)
+    assert study.max("bmi") == pytest.approx(pooled.bmi.max())
+    assert study.min("age", where="sex == 'M'") == pooled[pooled.sex == "M"].age.min()
+
+
+def test_two_hospitals_work_with_a_helper_party() -> None:
+    rng = np.random.default_rng(2)
+    frames = {"a": _hospital(rng, 50, 0), "b": _hospital(rng, 80, 0)}
+    study = mpcstats.LocalSimulator(frames, schema=SCHEMA)
+    assert study.n == 3
+    assert study.count().counts.iloc[0] == 130
+
+
+def test_files_are_accepted_as_sources(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    rng = np.random.default_rng(3)
+    paths = {}
+    for name in ("a", "b", "c"):
+        path = folder / f"{name}.csv"
+        _hospital(rng, 30, 0).to_csv(path, index=False)
+        paths[name] = path
+    study = mpcstats.LocalSimulator(paths, schema=SCHEMA)
+    assert study.count().counts.iloc[0] == 90
+
+
+def test_data_outside_the_schema_is_refused_by_column_and_row() -> None:
+    frames = {"a": pd.DataFrame({"age": [30, 300]}), "b": pd.DataFrame({"age": [40]})}
+    with pytest.raises(SchemaError, match=r"a: column 'age' .* \(first at row 1\)"):
+        mpcstats.LocalSimulator(frames, schema=Schema({"age": Column("age", "int", 0, 120)}))
+
+
+def test_schema_differences_are_listed_column_by_column() -> None:
+    other = Schema({"age": Column("age", "int", 0, 110), "weight": Column("weight", "int", 0, 300)})
+    problems = SCHEMA.differences(other, "hospital b")
+    assert any("'age'" in p and "hospital b declares" in p for p in problems)
+    assert any("'weight'" in p and "only hospital b" in p for p in problems)
+    assert any("'bmi'" in p and "does not have it" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "age > 3; DROP TABLE patients",
+        "age > 3 or 1=1 --",
+        "__import__('os').system('x')",
+        "age >",
+        "(age > 3",
+        "age in ()",
+    ],
+)
+def test_filters_reject_injection_and_malformed_text(text: str) -> None:
+    with pytest.raises(FilterError):
+        parse(text, SCHEMA)
+
+
+def test_filters_reject_unknown_columns_by_name() -> None:
+    with pytest.raises(FilterError, match="unknown column 'weight'"):
+        parse("weight > 80", SCHEMA)
+
+
+def test_filters_translate_to_parameterised_sql() -> None:
+    condition = parse(
+        "(age between 65 and 80 or tumour in ('lung', 'skin')) and not crp is missing "
+        "and sex != \"x' OR '1'='1\"",
+        SCHEMA,
+    )
+    assert condition is not None
+    sql, parameters = condition.sql()
+    assert "'1'='1" not in sql and ":p0" in sql
+    assert parameters["p4"] == "x' OR '1'='1"
+    frame = pd.DataFrame(
+        {
+            "age": [70, 30, 30],
+            "tumour": ["colon", "skin", "lung"],
+            "crp": [1.0, np.nan, 2.0],
+            "sex": ["F", "M", "F"],
+        }
+    )
+    assert condition.mask(frame).tolist() == [True, False, True]
+
+
+def test_results_have_summaries_frames_and_plots(hospitals: dict[str, pd.DataFrame]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    histogram = study.histogram("age", bins=5)
+    assert "Histogram of age" in histogram.summary()
+    assert list(histogram.to_frame().columns) == ["left", "right", "count"]
+    axes = histogram.plot()
+    assert len(axes.patches) == 5
+    counts = study.count(by="sex")
+    assert "Count" in counts.summary() and len(counts.plot().patches) == 2
