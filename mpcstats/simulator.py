@@ -72,6 +72,11 @@ class LocalSimulator(Study):
         record_openings: bool = False,
         timeout: float = 60.0,
     ) -> None:
+        if datasets is not None and not isinstance(datasets, Mapping):
+            raise ConfigurationError(
+                "LocalSimulator takes {hospital name: DataFrame or file path}; "
+                "use LocalSimulator(n=...) for bare parties"
+            )
         self.names = list(datasets or {})
         self.frames = [_load(name, source) for name, source in (datasets or {}).items()]
         if datasets is not None and len(self.frames) < 2:

@@ -240,8 +240,8 @@ def test_concurrent_sessions_in_one_event_loop_do_not_interfere() -> None:
 
     async def both() -> list[np.ndarray]:
         first, second = await asyncio.gather(
-            LocalSimulator(3).run_async(program(np.arange(5))),
-            LocalSimulator(5).run_async(program(np.arange(5) + 100)),
+            LocalSimulator(n=3).run_async(program(np.arange(5))),
+            LocalSimulator(n=5).run_async(program(np.arange(5) + 100)),
         )
         return [first.outputs[0], second.outputs[0]]
 

@@ -95,3 +95,8 @@ def test_a_silent_party_is_named_after_the_timeout() -> None:
 
     with pytest.raises(PartyUnavailableError, match="party 1"):
         run(3, program, timeout=0.5)
+
+
+def test_a_simulator_needs_named_datasets_or_n() -> None:
+    with pytest.raises(ConfigurationError, match=r"LocalSimulator\(n=\.\.\.\)"):
+        LocalSimulator(3)  # type: ignore[arg-type]
