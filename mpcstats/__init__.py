@@ -10,18 +10,27 @@ from mpcstats._errors import (
     ProtocolError,
 )
 from mpcstats.simulator import LocalSimulator, RunResult
+from mpcstats.stats.filters import FilterError
+from mpcstats.stats.schema import Column, Schema, SchemaError
+from mpcstats.stats.study import Policy, PolicyError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ChannelClosedError",
+    "Column",
     "ConfigurationError",
+    "FilterError",
     "HeadroomError",
     "InputRangeError",
     "LocalSimulator",
     "MpcStatsError",
     "PartyUnavailableError",
+    "Policy",
+    "PolicyError",
     "ProtocolError",
     "RunResult",
+    "Schema",
+    "SchemaError",
     "__version__",
 ]

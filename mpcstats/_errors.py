@@ -5,6 +5,9 @@ builtin exception a caller would naturally catch::
 
     MpcStatsError
      ├── ConfigurationError (ValueError)    bad parameters: n, t, modulus, party ids, shapes
+     │    ├── SchemaError                   data or schemas that do not match the study schema
+     │    │    └── FilterError              a where= filter that does not parse
+     │    └── PolicyError                   an output the disclosure policy does not allow
      ├── HeadroomError (OverflowError)      a declared range would not fit the field: refused
      │                                      before anything is computed or opened
      ├── InputRangeError (ValueError)       a party's input lies outside its declared range

@@ -21,14 +21,14 @@ def test_demo_command_agrees_with_plaintext() -> None:
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "mean age" in completed.stdout and "plaintext" in completed.stdout
+    assert "mean length of stay" in completed.stdout and "plaintext" in completed.stdout
 
 
 @pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
 def test_example_runs(script: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr().out
-    rows = [line.split() for line in out.splitlines() if " secure " in line]
+    rows = [line.split() for line in out.splitlines() if " secure " in line and "plaintext" in line]
     assert rows, out
     for row in rows:
         secure, plain = float(row[row.index("secure") + 1]), float(row[row.index("plaintext") + 1])
