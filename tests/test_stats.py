@@ -252,3 +252,13 @@ def test_results_have_summaries_frames_and_plots(hospitals: dict[str, pd.DataFra
     assert len(axes.patches) == 5
     counts = study.count(by="sex")
     assert "Count" in counts.summary() and len(counts.plot().patches) == 2
+
+
+def test_local_moments_are_exact_for_wide_values() -> None:
+    from mpcstats.stats.study import _moments
+
+    rng = np.random.default_rng(1)
+    for top in (2**20, 2**31 - 1, 2**40):
+        grid = rng.integers(-top, top, 50_000)
+        exact = grid.astype(object)
+        assert _moments(grid) == [len(grid), int(exact.sum()), int((exact * exact).sum())]

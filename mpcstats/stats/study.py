@@ -110,7 +110,7 @@ class Study(abc.ABC):
         def local(rows: pd.DataFrame) -> np.ndarray:
             if by is None:
                 return np.array([len(rows)])
-            return np.array([(rows[by] == level).sum() for level in levels])
+            return _cell_counts([_codes(rows[by], levels)], [len(levels)])
 
         counts = self._suppressed_counts(local, where, [by] if by else [])
         series = pd.Series(counts, index=pd.Index(levels, name=by), name="count")
@@ -152,14 +152,12 @@ class Study(abc.ABC):
         layer_levels = self._column(layer).levels if layer else (None,)
 
         def local(rows: pd.DataFrame) -> np.ndarray:
-            table = np.zeros((len(layer_levels), len(rows_levels), len(col_levels)), np.int64)
-            for li, level in enumerate(layer_levels):
-                part = rows if layer is None else rows[rows[layer] == level]
-                for ri, r in enumerate(rows_levels):
-                    match = part[row] == r
-                    for ci, c in enumerate(col_levels):
-                        table[li, ri, ci] = int((match & (part[col] == c)).sum())
-            return table
+            codes = [_codes(rows[row], rows_levels), _codes(rows[col], col_levels)]
+            sizes = [len(rows_levels), len(col_levels)]
+            if layer is not None:
+                codes.insert(0, _codes(rows[layer], layer_levels))
+                sizes.insert(0, len(layer_levels))
+            return _cell_counts(codes, sizes).reshape(len(layer_levels), *sizes[-2:])
 
         needed = [row, col] + ([layer] if layer else [])
         counts = self._suppressed_counts(local, where, needed)
@@ -224,16 +222,9 @@ class Study(abc.ABC):
         modulus = _round_up(4 * value_bits + 3 * FRAC + 120)
 
         def local(rows: pd.DataFrame) -> np.ndarray:
-            grid = spec.grid(rows[column].to_numpy(dtype=np.float64)).astype(object)
-            groups = (
-                [np.ones(len(rows), bool)]
-                if by is None
-                else [(rows[by] == level).to_numpy() for level in levels]
-            )
-            return np.array(
-                [[int(g.sum()), int(grid[g].sum()), int((grid[g] ** 2).sum())] for g in groups],
-                dtype=object,
-            )
+            grid = spec.grid(rows[column].to_numpy(dtype=np.float64))
+            codes = np.zeros(len(rows), np.int64) if by is None else _codes(rows[by], levels)
+            return np.array([_moments(grid[codes == g]) for g in range(len(levels))], dtype=object)
 
         async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
             rows, excluded = self._rows(frame, where, [column] + ([by] if by else []))
@@ -398,6 +389,32 @@ async def _flags_per_layer(session: Session, tables: Shared, k: int) -> Shared:
         return await suppress(session, tables, k)
     layers = [await suppress(session, tables[i], k) for i in range(tables.shape[0])]
     return P.concatenate([layer.reshape(-1) for layer in layers]).reshape(*tables.shape)
+
+
+def _codes(values: pd.Series, levels: Sequence[Any]) -> np.ndarray:
+    """The level index of each value (-1 for values that are not a level)."""
+    return np.asarray(pd.Categorical(values, categories=list(levels)).codes, dtype=np.int64)
+
+
+def _cell_counts(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """Counts of each combination of level indices, in one pass (rows with -1 are skipped)."""
+    valid = np.logical_and.reduce([c >= 0 for c in codes])
+    cell = np.zeros(int(valid.sum()), np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        cell = cell * size + c[valid]
+    return np.bincount(cell, minlength=int(np.prod(sizes))).reshape(sizes)
+
+
+def _moments(grid: np.ndarray) -> list[int]:
+    """[n, sum, sum of squares] of integers, exactly (int64 sums of 16-bit halves)."""
+    if len(grid) == 0:
+        return [0, 0, 0]
+    if int(np.abs(grid).max()) >= 1 << 31:
+        values = grid.astype(object)
+        return [len(grid), int(values.sum()), int((values * values).sum())]
+    high, low = grid >> 16, grid & 0xFFFF  # grid = high 2^16 + low, each half small
+    squares = (int(high @ high) << 32) + (int(high @ low) << 17) + int(low @ low)
+    return [len(grid), int(grid.sum()), squares]
 
 
 def _round_up(bits: int) -> int:
