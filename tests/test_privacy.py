@@ -11,6 +11,7 @@ from mpcstats.core.field import PrimeField
 from mpcstats.core.gf256 import GF256
 from mpcstats.core.randomness import Stream
 from mpcstats.core.shamir import share
+from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.session import Session
 from tests.conftest import owned, run
 
@@ -106,3 +107,17 @@ def test_reprs_do_not_show_shares_or_keys() -> None:
     texts = run(3, program).outputs[0]
     assert all("123456789" not in text for text in texts)
     assert "hidden" in texts[2]
+
+
+def test_truncation_openings_do_not_depend_on_the_input() -> None:
+    def opened(value: float) -> np.ndarray:
+        async def program(s: Session) -> None:
+            x = await P.input(s, owned(s, 0, np.full(SAMPLES, value)), owner=0, bits=40, frac=32)
+            await fx.truncate(s, x, 16)
+
+        result = run(3, program, record_openings=True)
+        return next(o.values for o in result.stats[2].openings if "truncation" in o.label)
+
+    low, high = opened(0.0), opened(255.0)
+    as_real = lambda c: np.array([float(v) for v in c]) / 2.0**82  # noqa: E731
+    assert stats.ks_2samp(as_real(low), as_real(high)).pvalue > 1e-4
