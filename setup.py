@@ -18,6 +18,7 @@ setup(
         "grpcio>=1.66",
         "pandas>=2.0",
         "matplotlib>=3.7",
+        "scipy>=1.11",
     ],
     extras_require={
         "dev": [
@@ -25,7 +26,7 @@ setup(
             "pytest-benchmark>=4",
             "pytest-timeout>=2",
             "hypothesis>=6",
-            "scipy>=1.11",
+            "statsmodels>=0.14",
             "ruff>=0.6",
             "mypy>=1.10",
             "grpcio-tools>=1.66",

@@ -226,6 +226,22 @@ def test_spd_solve_is_within_1e_9_of_numpy(seed: int) -> None:
     assert rounds <= 100
 
 
+def test_spd_inverse_is_within_1e_9_of_numpy() -> None:
+    from mpcstats.protocols.linalg import inverse_spd
+
+    rng = np.random.default_rng(8)
+    design = rng.normal(size=(200, 6)) * rng.uniform(0.5, 20, size=6)
+    a_plain = design.T @ design
+
+    async def program(s: Session) -> np.ndarray:
+        a = await P.input(s, owned(s, 0, a_plain), owner=0, bits=60, frac=40)
+        return await P.open(s, await inverse_spd(s, a))
+
+    inverse = run(3, program, modulus_bits=320).outputs[0]
+    reference = np.linalg.inv(np.round(a_plain * 2**40) / 2**40)
+    assert np.max(np.abs(inverse - reference)) <= 1e-9 * np.max(np.abs(reference))
+
+
 def test_concurrent_sessions_in_one_event_loop_do_not_interfere() -> None:
     import asyncio
 

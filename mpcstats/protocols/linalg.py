@@ -31,7 +31,7 @@ from mpcstats.protocols.fixedpoint import truncate as fx_truncate
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
-__all__ = ["solve_spd"]
+__all__ = ["inverse_spd", "solve_spd"]
 
 
 async def solve_spd(
@@ -45,11 +45,43 @@ async def solve_spd(
 ) -> Shared:
     """x with A x = b for a shared SPD matrix A (d x d) and vector b, both at one scale."""
     d = a.shape[0]
-    if a.shape != (d, d) or b.shape != (d,):
-        raise ConfigurationError(
-            f"solve_spd needs a square matrix and a matching vector, got {a.shape} and {b.shape}"
-        )
+    if b.shape != (d,):
+        raise ConfigurationError(f"solve_spd needs a vector of length {d}, got {b.shape}")
+    x, s = await _scaled_inverse(session, a, condition, work)
+    rhs = await mul(session, b, s, frac=work)
+    solution = await matmul(session, x, rhs.reshape(d, 1))
+    result = await mul(session, solution.reshape(d), s, frac=work)
     out = a.frac if frac is None else frac
+    return await fx_truncate(session, result, work - out) if work > out else result
+
+
+async def inverse_spd(
+    session: Session,
+    a: Shared,
+    *,
+    condition: float = 1e5,
+    work: int = 56,
+    frac: int | None = None,
+) -> Shared:
+    """A^-1 for a shared SPD matrix A (accuracy as for :func:`solve_spd`).
+
+    The default scale, ``work`` plus the bits of A's largest entry, keeps ``work`` significant
+    bits even in entries as small as 1 / max|A_ij|.
+    """
+    x, s = await _scaled_inverse(session, a, condition, work)
+    d = a.shape[0]
+    outer = await mul(session, s.reshape(d, 1), s.reshape(1, d), frac=2 * work)
+    out = work + max(a.bits - a.frac, 0) if frac is None else frac
+    return await mul(session, x, outer, frac=out)
+
+
+async def _scaled_inverse(
+    session: Session, a: Shared, condition: float, work: int
+) -> tuple[Shared, Shared]:
+    """(X, s) with X ~ (S A S)^-1 and S = diag(s), both at scale ``work``."""
+    d = a.shape[0]
+    if a.shape != (d, d):
+        raise ConfigurationError(f"an SPD matrix is square, got shape {a.shape}")
     field = session.field
     diagonal = Shared(field, np.diagonal(a.share).copy(), a.bits, a.frac)
     onehot, _, _ = await _normalise(session, diagonal)
@@ -58,7 +90,6 @@ async def solve_spd(
     s = _exponent_factor(onehot, [2.0**e for e in exponents], work)
     outer = await mul(session, s.reshape(d, 1), s.reshape(1, d))
     scaled = (await mul(session, a, outer, frac=work)).with_bits(work + 1)  # |A'_ij| < 1
-    rhs = await mul(session, b, s, frac=work)
 
     iterations = math.ceil(math.log2(d * condition)) + 6
     bound = work + math.ceil(math.log2(condition)) + 2  # |X_ij| <= ||A'^-1|| <= condition
@@ -69,6 +100,4 @@ async def solve_spd(
     for _ in range(iterations):
         product = (await matmul(session, scaled, x, pool=pool)).with_bits(bound)
         x = (await matmul(session, x, (-product) + 2.0 * np.eye(d), pool=pool)).with_bits(bound)
-    solution = await matmul(session, x, rhs.reshape(d, 1))
-    result = await mul(session, solution.reshape(d), s, frac=work)
-    return await fx_truncate(session, result, work - out) if work > out else result
+    return x, s

@@ -17,6 +17,7 @@ __all__ = [
     "CrosstabResult",
     "DescribeResult",
     "HistogramResult",
+    "OLSResults",
     "QuantileResult",
 ]
 
@@ -188,3 +189,104 @@ class QuantileResult:
 
     def __repr__(self) -> str:
         return f"QuantileResult(column={self.column!r}, q={list(self.values.index)})"
+
+
+@dataclass
+class OLSResults:
+    """A linear regression fitted securely; attribute names follow statsmodels."""
+
+    params: pd.Series
+    cov: pd.DataFrame
+    nobs: float
+    ssr: float
+    centered_tss: float
+    formula: str
+    cov_type: str = "nonrobust"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def df_model(self) -> float:
+        return float(len(self.params) - ("Intercept" in self.params.index))
+
+    @property
+    def df_resid(self) -> float:
+        return self.nobs - len(self.params)
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return self.params / self.bse
+
+    @property
+    def use_t(self) -> bool:
+        """t for classical standard errors, normal for robust ones (statsmodels' default)."""
+        return self.cov_type == "nonrobust"
+
+    def _reference(self) -> Any:
+        from scipy import stats
+
+        return stats.t(self.df_resid) if self.use_t else stats.norm()
+
+    @property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2 * self._reference().sf(np.abs(self.tvalues)), self.params.index)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        half = self._reference().ppf(1 - alpha / 2) * self.bse
+        return pd.DataFrame({0: self.params - half, 1: self.params + half})
+
+    def cov_params(self) -> pd.DataFrame:
+        return self.cov
+
+    @property
+    def rsquared(self) -> float:
+        return 1 - self.ssr / self.centered_tss
+
+    @property
+    def rsquared_adj(self) -> float:
+        return 1 - (1 - self.rsquared) * (self.nobs - 1) / self.df_resid
+
+    @property
+    def fvalue(self) -> float:
+        """The Wald F test that every slope is zero (the classical F for nonrobust covariance,
+        the robust test for HC1, as statsmodels)."""
+        slopes = [name for name in self.params.index if name != "Intercept"]
+        beta = self.params[slopes].to_numpy()
+        cov = self.cov.loc[slopes, slopes].to_numpy()
+        return float(beta @ np.linalg.solve(cov, beta)) / len(slopes)
+
+    @property
+    def f_pvalue(self) -> float:
+        from scipy import stats
+
+        return float(stats.f.sf(self.fvalue, self.df_model, self.df_resid))
+
+    def to_frame(self) -> pd.DataFrame:
+        ci = self.conf_int()
+        return pd.DataFrame(
+            {
+                "coef": self.params,
+                "std err": self.bse,
+                "t": self.tvalues,
+                "P>|t|": self.pvalues,
+                "[0.025": ci[0],
+                "0.975]": ci[1],
+            }
+        )
+
+    def summary(self) -> str:
+        head = (
+            f"Dep. formula: {self.formula}\n"
+            f"No. Observations: {self.nobs:g}    Df Residuals: {self.df_resid:g}    "
+            f"Df Model: {self.df_model:g}    Covariance Type: {self.cov_type}\n"
+            f"R-squared: {self.rsquared:.4f}    Adj. R-squared: {self.rsquared_adj:.4f}    "
+            f"F-statistic: {self.fvalue:.4g}    Prob (F-statistic): {self.f_pvalue:.4g}"
+        )
+        table = self.to_frame().to_string(float_format=lambda v: f"{v:.6g}")
+        return _summary("OLS Regression Results (secure)", head + "\n\n" + table, self.notes)
+
+    def __repr__(self) -> str:
+        return f"OLSResults(formula={self.formula!r}, nobs={self.nobs:g})"

@@ -22,9 +22,9 @@ from mpcstats.protocols.shared import Shared
 __all__ = ["pool", "release", "suppress"]
 
 
-async def pool(session: Session, local: np.ndarray, bits: int) -> Shared:
+async def pool(session: Session, local: np.ndarray, bits: int, frac: int = 0) -> Shared:
     """The sum over parties of each party's ``local`` aggregate (same shape everywhere)."""
-    parts = await P.input_all(session, local, bits=bits)
+    parts = await P.input_all(session, local, bits=bits, frac=frac)
     total = parts[0]
     for part in parts[1:]:
         total = total + part

@@ -1,0 +1,119 @@
+"""statsmodels-style model formulas, parsed against the schema (never evaluated as code).
+
+    los ~ age + C(sex) + bmi          intercept, a categorical with treatment coding
+    y ~ age * C(sex)                  age + C(sex) + age:C(sex)
+    y ~ x - 1                         no intercept
+
+Categorical columns (``C(name)`` or any category column) expand into one indicator per
+level but the first, named like statsmodels: ``C(sex)[T.M]``. Levels come from the schema's
+public codes, so every hospital builds the same design columns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mpcstats.stats.filters import FilterError
+from mpcstats.stats.schema import Schema
+
+__all__ = ["Design", "parse_formula"]
+
+_NAME = re.compile(r"^(?:C\((?P<cat>[A-Za-z_]\w*)\)|(?P<num>[A-Za-z_]\w*))$")
+
+
+@dataclass(frozen=True)
+class _Factor:
+    column: str
+    categorical: bool
+
+
+@dataclass(frozen=True)
+class Design:
+    """The response, the terms and the resulting design column names."""
+
+    response: str
+    terms: tuple[tuple[_Factor, ...], ...]
+    intercept: bool
+    schema: Schema
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the design reads (complete cases are taken over these)."""
+        used = {self.response} | {f.column for term in self.terms for f in term}
+        return sorted(used)
+
+    @property
+    def names(self) -> list[str]:
+        names = ["Intercept"] if self.intercept else []
+        for term in self.terms:
+            for parts in itertools.product(*(self._factor_names(f) for f in term)):
+                names.append(":".join(parts))
+        return names
+
+    def _levels(self, factor: _Factor) -> tuple[object, ...]:
+        return self.schema[factor.column].levels[1:]  # the first level is the reference
+
+    def _factor_names(self, factor: _Factor) -> list[str]:
+        if not factor.categorical:
+            return [factor.column]
+        return [f"C({factor.column})[T.{level}]" for level in self._levels(factor)]
+
+    def matrix(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) for these rows, as float64 (values on the schema's grid are exact)."""
+        blocks = [np.ones((len(rows), 1))] if self.intercept else []
+        for term in self.terms:
+            columns = [self._factor_columns(f, rows) for f in term]
+            for combination in itertools.product(*[range(c.shape[1]) for c in columns]):
+                product = np.ones(len(rows))
+                for c, index in zip(columns, combination, strict=True):
+                    product = product * c[:, index]
+                blocks.append(product[:, None])
+        x = np.hstack(blocks) if blocks else np.zeros((len(rows), 0))
+        return x, rows[self.response].to_numpy(dtype=np.float64)
+
+    def _factor_columns(self, factor: _Factor, rows: pd.DataFrame) -> np.ndarray:
+        values = rows[factor.column]
+        if not factor.categorical:
+            return values.to_numpy(dtype=np.float64)[:, None]
+        levels = self._levels(factor)
+        return np.column_stack([(values == level).to_numpy(float) for level in levels])
+
+
+def parse_formula(text: str, schema: Schema) -> Design:
+    """Parse ``response ~ terms`` against the schema."""
+    if text.count("~") != 1:
+        raise FilterError(f"a formula has one '~' between response and terms: {text!r}")
+    left, right = (part.strip() for part in text.split("~"))
+    if not re.fullmatch(r"[A-Za-z_]\w*", left) or left not in schema:
+        raise FilterError(f"the response {left!r} is not a column of the schema")
+    intercept = True
+    terms: list[tuple[_Factor, ...]] = []
+    for raw in (t.strip() for t in re.split(r"\s*\+\s*", right.replace("- 1", "+ -1"))):
+        if raw in {"-1", "0"}:
+            intercept = False
+        elif raw == "1":
+            continue
+        elif "*" in raw:
+            factors = [_factor(p, schema, text) for p in raw.split("*")]
+            for size in range(1, len(factors) + 1):
+                terms.extend(itertools.combinations(factors, size))
+        else:
+            terms.append(tuple(_factor(p, schema, text) for p in raw.split(":")))
+    unique = list(dict.fromkeys(terms))
+    return Design(left, tuple(unique), intercept, schema)
+
+
+def _factor(text: str, schema: Schema, formula: str) -> _Factor:
+    match = _NAME.match(text.strip())
+    if not match:
+        raise FilterError(f"cannot read term {text.strip()!r} in formula {formula!r}")
+    name = match.group("cat") or match.group("num")
+    if name not in schema:
+        raise FilterError(f"formula {formula!r} names unknown column {name!r}")
+    kind = schema[name].kind
+    return _Factor(name, bool(match.group("cat")) or kind == "category")

@@ -1,0 +1,130 @@
+"""Regression models against statsmodels on the pooled data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+import mpcstats
+from mpcstats import Column, Policy, PolicyError, Schema
+from mpcstats.stats.filters import FilterError
+
+SCHEMA = Schema(
+    {
+        "age": Column("age", "int", 0, 110),
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "ward": Column("ward", "category", codes=("icu", "medical", "surgical")),
+        "bmi": Column("bmi", "float", 10, 60, precision=0.1),
+        "los": Column("los", "float", 0, 200, precision=0.1),
+    }
+)
+TRUTH = {"age": 0.05, "sex": 1.5, "bmi": 0.1, "icu": 4.0, "surgical": 1.0}
+
+
+def _hospital(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    age = rng.integers(18, 95, n)
+    sex = rng.choice(["F", "M"], n)
+    ward = rng.choice(["icu", "medical", "surgical"], n, p=[0.1, 0.6, 0.3])
+    bmi = np.clip(np.round(rng.normal(27, 4, n), 1), 10, 60)
+    noise = rng.normal(0, 2, n) * (1 + (ward == "icu"))  # heteroscedastic
+    los = (
+        2
+        + TRUTH["age"] * age
+        + TRUTH["sex"] * (sex == "M")
+        + TRUTH["bmi"] * bmi
+        + TRUTH["icu"] * (ward == "icu")
+        + TRUTH["surgical"] * (ward == "surgical")
+        + noise
+    )
+    return pd.DataFrame(
+        {"age": age, "sex": sex, "ward": ward, "bmi": bmi, "los": np.clip(np.round(los, 1), 0, 200)}
+    )
+
+
+@pytest.fixture(params=[(300, 1200, 90), (500, 60, 800, 250, 1000)], ids=["3 sites", "5 sites"])
+def hospitals(request: pytest.FixtureRequest) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(len(request.param))
+    return {f"h{i}": _hospital(rng, n) for i, n in enumerate(request.param)}
+
+
+def _compare(ours: mpcstats.stats.results.OLSResults, reference: object) -> None:
+    names = list(ours.params.index)
+    ref = reference  # a statsmodels results object
+    np.testing.assert_allclose(ours.params[names], ref.params[names], rtol=1e-6)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ours.bse[names], ref.bse[names], rtol=1e-6)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ours.pvalues[names], ref.pvalues[names], atol=1e-6)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(
+        ours.conf_int().loc[names].to_numpy(),
+        ref.conf_int().loc[names].to_numpy(),
+        rtol=1e-6,  # type: ignore[attr-defined]
+    )
+    for name in ("rsquared", "rsquared_adj", "fvalue", "nobs", "df_resid", "ssr"):
+        assert getattr(ours, name) == pytest.approx(getattr(ref, name), rel=1e-6), name
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["los ~ age + C(sex) + bmi", "los ~ age * C(sex) + C(ward) + bmi", "los ~ bmi + C(ward)"],
+)
+def test_ols_matches_statsmodels(hospitals: dict[str, pd.DataFrame], formula: str) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA)
+    pooled = pd.concat(hospitals.values(), ignore_index=True)
+    _compare(study.ols(formula), smf.ols(formula, pooled).fit())
+
+
+def test_robust_standard_errors_match_statsmodels_hc1(hospitals: dict[str, pd.DataFrame]) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA)
+    pooled = pd.concat(hospitals.values(), ignore_index=True)
+    formula = "los ~ age + C(ward)"
+    _compare(study.ols(formula, cov_type="HC1"), smf.ols(formula, pooled).fit(cov_type="HC1"))
+
+
+def test_ols_recovers_the_known_truth_and_filters_rows(hospitals: dict[str, pd.DataFrame]) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA)
+    result = study.ols("los ~ age + C(sex) + bmi + C(ward)", where="age >= 30")
+    assert abs(result.params["age"] - TRUTH["age"]) < 5 * result.bse["age"]
+    medical = "C(ward)[T.medical]"  # icu, the first code, is the reference level
+    assert abs(result.params[medical] + TRUTH["icu"]) < 5 * result.bse[medical]
+    pooled = pd.concat(hospitals.values(), ignore_index=True)
+    assert result.nobs == (pooled.age >= 30).sum()
+    assert "OLS Regression Results" in result.summary() and "P>|t|" in result.summary()
+
+
+def test_a_fit_opens_no_hospital_aggregate(hospitals: dict[str, pd.DataFrame]) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
+    study.ols("los ~ age + bmi")
+    assert study.last_run is not None
+    opened = {o.label for stats in study.last_run.stats for o in stats.openings}
+    assert opened <= {
+        "masked value (comparison)",
+        "bit xor daBit (field conversion)",
+        "masked value (truncation)",
+        "model size guard",
+        "coefficients",
+    }
+    sizes = {
+        o.count
+        for stats in study.last_run.stats
+        for o in stats.openings
+        if o.label == "coefficients"
+    }
+    assert sizes == {3}  # only the three coefficients are opened to the parties
+
+
+def test_the_size_guard_refuses_models_with_too_many_parameters() -> None:
+    rng = np.random.default_rng(0)
+    frames = {f"h{i}": _hospital(rng, 4) for i in range(3)}
+    study = mpcstats.LocalSimulator(frames, schema=SCHEMA, policy=Policy(k=3))
+    with pytest.raises(PolicyError, match=r"at most 0\.33 parameters per record"):
+        study.ols("los ~ age * C(sex) + C(ward) + bmi")
+
+
+def test_formulas_are_parsed_never_evaluated() -> None:
+    study = mpcstats.LocalSimulator(
+        {f"h{i}": _hospital(np.random.default_rng(i), 20) for i in range(3)}, schema=SCHEMA
+    )
+    for bad in ["los ~ __import__('os')", "los ~ weight", "los age", "nope ~ age"]:
+        with pytest.raises(FilterError):
+            study.ols(bad)
