@@ -128,3 +128,72 @@ def test_formulas_are_parsed_never_evaluated() -> None:
     for bad in ["los ~ __import__('os')", "los ~ weight", "los age", "nope ~ age"]:
         with pytest.raises(FilterError):
             study.ols(bad)
+
+
+LOGIT_SCHEMA = Schema(
+    {
+        "age": Column("age", "int", 0, 110),
+        "smoker": Column("smoker", "bool"),
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "cancer": Column("cancer", "bool"),
+    }
+)
+
+
+def _smokers(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    age = rng.integers(30, 90, n)
+    smoker = rng.integers(0, 2, n)
+    sex = rng.choice(["F", "M"], n)
+    eta = -6 + 0.06 * age + 1.2 * smoker + 0.4 * (sex == "M")
+    cancer = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return pd.DataFrame({"age": age, "smoker": smoker, "sex": sex, "cancer": cancer})
+
+
+@pytest.mark.parametrize("sizes", [(800, 300, 1500), (200, 900, 50, 400, 700)])
+def test_logit_matches_statsmodels(sizes: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(sizes))
+    frames = {f"h{i}": _smokers(rng, n) for i, n in enumerate(sizes)}
+    study = mpcstats.LocalSimulator(frames, schema=LOGIT_SCHEMA, record_openings=True)
+    pooled = pd.concat(frames.values(), ignore_index=True)
+    formula = "cancer ~ age + smoker + C(sex)"
+    ours = study.logit(formula)
+    ref = smf.logit(formula, pooled).fit(disp=0)
+    names = list(ours.params.index)
+    np.testing.assert_allclose(ours.params[names], ref.params[names], rtol=1e-6)
+    np.testing.assert_allclose(ours.bse[names], ref.bse[names], rtol=1e-6)
+    np.testing.assert_allclose(ours.pvalues[names], ref.pvalues[names], atol=1e-6)
+    for name in ("llf", "llnull", "prsquared", "aic"):
+        assert getattr(ours, name) == pytest.approx(getattr(ref, name), rel=1e-6), name
+    assert ours.converged and ours.iterations <= 10
+    assert "Logit Regression Results" in ours.summary()
+    assert study.last_run is not None
+    opened = {o.label for stats in study.last_run.stats for o in stats.openings}
+    assert opened <= {
+        "masked value (comparison)",
+        "bit xor daBit (field conversion)",
+        "masked value (truncation)",
+        "model size guard",
+        "Newton step",
+    }
+
+
+def test_logit_reports_separation_clearly() -> None:
+    rng = np.random.default_rng(3)
+    frames = {}
+    for i in range(3):
+        frame = _smokers(rng, 200)
+        frame["cancer"] = (frame.age > 60).astype(int)  # age separates the outcome perfectly
+        frames[f"h{i}"] = frame
+    study = mpcstats.LocalSimulator(frames, schema=LOGIT_SCHEMA)
+    with pytest.warns(RuntimeWarning, match="separated"):
+        result = study.logit("cancer ~ age", maxiter=12)
+    assert not result.converged
+    assert any("separated" in note for note in result.notes)
+
+
+def test_logit_needs_a_binary_response() -> None:
+    study = mpcstats.LocalSimulator(
+        {f"h{i}": _smokers(np.random.default_rng(i), 30) for i in range(3)}, schema=LOGIT_SCHEMA
+    )
+    with pytest.raises(mpcstats.ConfigurationError, match="must be 0/1"):
+        study.logit("age ~ smoker")

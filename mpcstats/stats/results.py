@@ -17,6 +17,7 @@ __all__ = [
     "CrosstabResult",
     "DescribeResult",
     "HistogramResult",
+    "LogitResults",
     "OLSResults",
     "QuantileResult",
 ]
@@ -290,3 +291,49 @@ class OLSResults:
 
     def __repr__(self) -> str:
         return f"OLSResults(formula={self.formula!r}, nobs={self.nobs:g})"
+
+
+@dataclass
+class LogitResults(OLSResults):
+    """A logistic regression fitted securely by Newton's method (statsmodels' names)."""
+
+    llf: float = float("nan")
+    llnull: float = float("nan")
+    iterations: int = 0
+    converged: bool = False
+
+    @property
+    def use_t(self) -> bool:
+        return False  # maximum likelihood: z statistics, as statsmodels
+
+    @property
+    def df_resid(self) -> float:
+        return self.nobs - len(self.params)
+
+    @property
+    def deviance(self) -> float:
+        return -2 * self.llf
+
+    @property
+    def aic(self) -> float:
+        return 2 * len(self.params) - 2 * self.llf
+
+    @property
+    def prsquared(self) -> float:
+        """McFadden's pseudo R-squared."""
+        return 1 - self.llf / self.llnull
+
+    def summary(self) -> str:
+        head = (
+            f"Dep. formula: {self.formula}\n"
+            f"No. Observations: {self.nobs:g}    Df Residuals: {self.df_resid:g}    "
+            f"Converged: {self.converged} after {self.iterations} iterations\n"
+            f"Log-Likelihood: {self.llf:.6g}    LL-Null: {self.llnull:.6g}    "
+            f"Pseudo R-squ.: {self.prsquared:.4f}    AIC: {self.aic:.6g}"
+        )
+        table = self.to_frame().rename(columns={"t": "z", "P>|t|": "P>|z|"})
+        body = head + "\n\n" + table.to_string(float_format=lambda v: f"{v:.6g}")
+        return _summary("Logit Regression Results (secure)", body, self.notes)
+
+    def __repr__(self) -> str:
+        return f"LogitResults(formula={self.formula!r}, nobs={self.nobs:g})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import math
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from mpcstats.stats.results import (
     CrosstabResult,
     DescribeResult,
     HistogramResult,
+    LogitResults,
     OLSResults,
     QuantileResult,
 )
@@ -428,6 +430,116 @@ class Study(abc.ABC):
         out = self._release(program, modulus)
         return self._ols_result(design, formula, out, cov_type)
 
+    def logit(
+        self, formula: str, where: str | None = None, maxiter: int = 35, tol: float = 1e-10
+    ) -> LogitResults:
+        """Logistic regression by Newton's method (IRLS), with statsmodels' result names.
+
+        Each iteration, every party computes the gradient X'(y - p) and Hessian X'WX of its own
+        rows at the current coefficients. These are pooled, and the Newton step is solved inside
+        MPC; no party's contribution is opened.
+
+        Leakage: the parties and the analyst learn every iterate of the coefficients (the
+        parties need them to compute the next local contributions). The analyst also learns
+        the final covariance (the inverse pooled Hessian), the log-likelihood, n and the number
+        of events (for the null log-likelihood).
+        """
+        from mpcstats.protocols.linalg import inverse_spd, solve_spd
+        from mpcstats.stats.formula import parse_formula
+
+        design = parse_formula(formula, self.schema)
+        response = self.schema[design.response]
+        binary = response.kind == "bool" or (
+            response.kind == "int" and (response.lo, response.hi) == (0, 1)
+        )
+        if not binary:
+            raise ConfigurationError(f"the response {design.response!r} of a logit must be 0/1")
+        d = len(design.names)
+        steps, bounds = self._design_grid(design)
+        x_bits = int(bounds[:d].max()).bit_length()
+        hess_bits, grad_bits = COUNT_BITS + 2 * x_bits + FRAC, COUNT_BITS + x_bits + FRAC
+        work = 80
+        modulus = _round_up(2 * (hess_bits + work) + 200)
+        smallest = max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
+        state: dict[str, Any] = {}
+
+        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+            rows, _ = self._rows(frame, where, design.columns)
+            x, y = design.matrix(rows)
+            z = x / steps[:d]  # integers on the grid, as floats
+            totals = await pool(session, np.array([len(rows), int(y.sum())]), COUNT_BITS)
+            enough = await P.ge(session, totals[0], totals[0] * 0 + smallest)
+            if int(await P.open(session, enough, label="model size guard")) != 1:
+                raise PolicyError(f"the model has {d} parameters: the policy needs n >= {smallest}")
+            beta = np.zeros(d)
+            converged, iteration = False, 0
+            while iteration < maxiter and not converged:
+                iteration += 1
+                hess, grad = _logit_parts(z, y, beta)
+                h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
+                g = await pool(session, grad, grad_bits, frac=FRAC)
+                step = await solve_spd(session, h, g, work=work, condition=1e7)
+                delta = np.asarray(await P.open(session, step, label="Newton step"), float)
+                beta = beta + delta
+                converged = bool(np.max(np.abs(delta)) <= tol * (1 + np.max(np.abs(beta))))
+            hess, _ = _logit_parts(z, y, beta)
+            h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
+            inverse = await inverse_spd(session, h, work=work, condition=1e7)
+            p = _expit(z @ beta)
+            with np.errstate(divide="ignore"):
+                local_llf = float(np.sum(np.where(y == 1, np.log(p), np.log1p(-p))))
+            llf_bits = COUNT_BITS + 12 + FRAC  # |log p| <= 2^12 per record, as clipped below
+            llf = await pool(session, np.array([max(local_llf, -(2.0**45))]), llf_bits, frac=FRAC)
+            state.update(beta=beta, iterations=iteration, converged=converged)
+            return {
+                "inverse": (release(session, inverse), inverse.frac),
+                "totals": (release(session, totals), 0),
+                "llf": (release(session, llf), FRAC),
+            }
+
+        out = self._release(program, modulus)
+        return self._logit_result(design, formula, out, state, steps)
+
+    def _logit_result(
+        self,
+        design: Any,
+        formula: str,
+        out: dict[str, np.ndarray],
+        state: dict[str, Any],
+        steps: np.ndarray,
+    ) -> LogitResults:
+        names = design.names
+        d = len(names)
+        x_steps = steps[:d]
+        n, events = (float(v) for v in out["totals"])
+        share = events / n
+        llnull = events * math.log(share) + (n - events) * math.log1p(-share)
+        notes = ["iterates of the coefficients were revealed to the parties (see docs)."]
+        if not state["converged"]:
+            notes.append(
+                f"did not converge in {state['iterations']} iterations: the outcome may be "
+                "(quasi-)separated by a covariate; estimates and standard errors are unreliable."
+            )
+            warnings.warn(notes[-1], RuntimeWarning, stacklevel=3)
+        return LogitResults(
+            params=pd.Series(state["beta"] / x_steps, index=names),
+            cov=pd.DataFrame(
+                out["inverse"].reshape(d, d) / np.outer(x_steps, x_steps),
+                index=names,
+                columns=names,
+            ),
+            nobs=n,
+            ssr=float("nan"),
+            centered_tss=float("nan"),
+            formula=formula,
+            cov_type="nonrobust",
+            notes=notes,
+            llf=float(out["llf"][0]),
+            llnull=llnull,
+            iterations=state["iterations"],
+            converged=state["converged"],
+        )
+
     def _design_grid(self, design: Any) -> tuple[np.ndarray, np.ndarray]:
         """Grid step and largest |value| in steps of every design column and the response
         (indicators and the intercept have step 1 and bound 1)."""
@@ -551,6 +663,17 @@ def _exact_gram(z: np.ndarray) -> np.ndarray:
         + (cross + cross.T) * (1 << 16)
         + (low.T @ low).astype(object)
     )
+
+
+def _expit(eta: np.ndarray) -> np.ndarray:
+    """The logistic function, kept inside (e^-30, 1 - e^-30) so logs and weights stay finite."""
+    return 1.0 / (1.0 + np.exp(-np.clip(eta, -30.0, 30.0)))
+
+
+def _logit_parts(z: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A party's Hessian X'WX and gradient X'(y - p) at ``beta``."""
+    p = _expit(z @ beta)
+    return (z * (p * (1 - p))[:, None]).T @ z, z.T @ (y - p)
 
 
 def _round_up(bits: int) -> int:
