@@ -197,3 +197,36 @@ def test_logit_needs_a_binary_response() -> None:
     )
     with pytest.raises(mpcstats.ConfigurationError, match="must be 0/1"):
         study.logit("age ~ smoker")
+
+
+def test_poisson_with_offset_matches_statsmodels() -> None:
+    rng = np.random.default_rng(11)
+    schema = Schema(
+        {
+            "age": Column("age", "int", 0, 110),
+            "smoker": Column("smoker", "bool"),
+            "log_years": Column("log_years", "float", -3, 5, precision=0.001),
+            "cases": Column("cases", "int", 0, 1000),
+        }
+    )
+    frames = {}
+    for i, n in enumerate((400, 150, 900)):
+        age = rng.integers(30, 90, n)
+        smoker = rng.integers(0, 2, n)
+        log_years = np.round(rng.uniform(0, 3, n), 3)
+        rate = np.exp(-4 + 0.03 * age + 0.7 * smoker + log_years)
+        frames[f"h{i}"] = pd.DataFrame(
+            {"age": age, "smoker": smoker, "log_years": log_years, "cases": rng.poisson(rate)}
+        )
+    study = mpcstats.LocalSimulator(frames, schema=schema)
+    pooled = pd.concat(frames.values(), ignore_index=True)
+    ours = study.poisson("cases ~ age + smoker", offset="log_years")
+    ref = smf.poisson("cases ~ age + smoker", pooled, offset=pooled.log_years).fit(disp=0)
+    names = list(ours.params.index)
+    np.testing.assert_allclose(ours.params[names], ref.params[names], rtol=1e-6)
+    np.testing.assert_allclose(ours.bse[names], ref.bse[names], rtol=1e-6)
+    assert ours.llf == pytest.approx(ref.llf, rel=1e-6)
+    plain = study.poisson("cases ~ age + smoker")
+    ref_plain = smf.poisson("cases ~ age + smoker", pooled).fit(disp=0)
+    assert plain.llnull == pytest.approx(ref_plain.llnull, rel=1e-6)
+    assert plain.aic == pytest.approx(ref_plain.aic, rel=1e-6)

@@ -16,8 +16,8 @@ __all__ = [
     "CountResult",
     "CrosstabResult",
     "DescribeResult",
+    "DiscreteResults",
     "HistogramResult",
-    "LogitResults",
     "OLSResults",
     "QuantileResult",
 ]
@@ -294,9 +294,10 @@ class OLSResults:
 
 
 @dataclass
-class LogitResults(OLSResults):
-    """A logistic regression fitted securely by Newton's method (statsmodels' names)."""
+class DiscreteResults(OLSResults):
+    """A logit or Poisson model fitted securely by Newton's method (statsmodels' names)."""
 
+    model: str = "Logit"
     llf: float = float("nan")
     llnull: float = float("nan")
     iterations: int = 0
@@ -333,7 +334,7 @@ class LogitResults(OLSResults):
         )
         table = self.to_frame().rename(columns={"t": "z", "P>|t|": "P>|z|"})
         body = head + "\n\n" + table.to_string(float_format=lambda v: f"{v:.6g}")
-        return _summary("Logit Regression Results (secure)", body, self.notes)
+        return _summary(f"{self.model} Regression Results (secure)", body, self.notes)
 
     def __repr__(self) -> str:
-        return f"LogitResults(formula={self.formula!r}, nobs={self.nobs:g})"
+        return f"DiscreteResults(model={self.model!r}, formula={self.formula!r})"

@@ -29,8 +29,8 @@ from mpcstats.stats.results import (
     CountResult,
     CrosstabResult,
     DescribeResult,
+    DiscreteResults,
     HistogramResult,
-    LogitResults,
     OLSResults,
     QuantileResult,
 )
@@ -432,42 +432,69 @@ class Study(abc.ABC):
 
     def logit(
         self, formula: str, where: str | None = None, maxiter: int = 35, tol: float = 1e-10
-    ) -> LogitResults:
+    ) -> DiscreteResults:
         """Logistic regression by Newton's method (IRLS), with statsmodels' result names.
 
-        Each iteration, every party computes the gradient X'(y - p) and Hessian X'WX of its own
-        rows at the current coefficients. These are pooled, and the Newton step is solved inside
-        MPC; no party's contribution is opened.
+        Each iteration, every party computes the gradient and Hessian of its own rows at the
+        current coefficients. These are pooled, and the Newton step is solved inside MPC; no
+        party's contribution is opened.
 
         Leakage: the parties and the analyst learn every iterate of the coefficients (the
         parties need them to compute the next local contributions). The analyst also learns
         the final covariance (the inverse pooled Hessian), the log-likelihood, n and the number
         of events (for the null log-likelihood).
         """
+        return self._newton_fit(formula, where, _LOGIT, None, maxiter, tol)
+
+    def poisson(
+        self,
+        formula: str,
+        offset: str | None = None,
+        where: str | None = None,
+        maxiter: int = 35,
+        tol: float = 1e-10,
+    ) -> DiscreteResults:
+        """Poisson regression (log link) by Newton's method; ``offset`` names a column added to
+        the linear predictor (e.g. log person-years). Leakage: as :meth:`logit`, with the total
+        count of events."""
+        return self._newton_fit(formula, where, _POISSON, offset, maxiter, tol)
+
+    def _newton_fit(
+        self,
+        formula: str,
+        where: str | None,
+        family: _Family,
+        offset: str | None,
+        maxiter: int,
+        tol: float,
+    ) -> DiscreteResults:
         from mpcstats.protocols.linalg import inverse_spd, solve_spd
         from mpcstats.stats.formula import parse_formula
 
         design = parse_formula(formula, self.schema)
-        response = self.schema[design.response]
-        binary = response.kind == "bool" or (
-            response.kind == "int" and (response.lo, response.hi) == (0, 1)
-        )
-        if not binary:
-            raise ConfigurationError(f"the response {design.response!r} of a logit must be 0/1")
+        family.check(self.schema[design.response])
+        if offset is not None and self.schema[offset].kind not in {"int", "float"}:
+            raise ConfigurationError(f"the offset {offset!r} must be a numeric column")
         d = len(design.names)
         steps, bounds = self._design_grid(design)
         x_bits = int(bounds[:d].max()).bit_length()
-        hess_bits, grad_bits = COUNT_BITS + 2 * x_bits + FRAC, COUNT_BITS + x_bits + FRAC
+        y_bits = int(bounds[d]).bit_length()
+        hess_bits = COUNT_BITS + 2 * x_bits + y_bits + FRAC
+        grad_bits = COUNT_BITS + x_bits + y_bits + FRAC
         work = 80
         modulus = _round_up(2 * (hess_bits + work) + 200)
         smallest = max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
+        needed = design.columns + ([offset] if offset else [])
         state: dict[str, Any] = {}
 
         async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, design.columns)
+            rows, _ = self._rows(frame, where, needed)
             x, y = design.matrix(rows)
             z = x / steps[:d]  # integers on the grid, as floats
-            totals = await pool(session, np.array([len(rows), int(y.sum())]), COUNT_BITS)
+            shift = rows[offset].to_numpy(float) if offset else np.zeros(len(rows))
+            constant = float(family.constant(y).sum())
+            totals = await pool(session, np.array([len(rows), int(y.sum())]), COUNT_BITS + y_bits)
+            pieces = await pool(session, np.array([constant]), COUNT_BITS + 32 + FRAC, frac=FRAC)
             enough = await P.ge(session, totals[0], totals[0] * 0 + smallest)
             if int(await P.open(session, enough, label="model size guard")) != 1:
                 raise PolicyError(f"the model has {d} parameters: the policy needs n >= {smallest}")
@@ -475,53 +502,55 @@ class Study(abc.ABC):
             converged, iteration = False, 0
             while iteration < maxiter and not converged:
                 iteration += 1
-                hess, grad = _logit_parts(z, y, beta)
+                hess, grad = family.parts(z, y, z @ beta + shift)
                 h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
                 g = await pool(session, grad, grad_bits, frac=FRAC)
                 step = await solve_spd(session, h, g, work=work, condition=1e7)
                 delta = np.asarray(await P.open(session, step, label="Newton step"), float)
                 beta = beta + delta
                 converged = bool(np.max(np.abs(delta)) <= tol * (1 + np.max(np.abs(beta))))
-            hess, _ = _logit_parts(z, y, beta)
+            hess, _ = family.parts(z, y, z @ beta + shift)
             h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
             inverse = await inverse_spd(session, h, work=work, condition=1e7)
-            p = _expit(z @ beta)
-            with np.errstate(divide="ignore"):
-                local_llf = float(np.sum(np.where(y == 1, np.log(p), np.log1p(-p))))
-            llf_bits = COUNT_BITS + 12 + FRAC  # |log p| <= 2^12 per record, as clipped below
-            llf = await pool(session, np.array([max(local_llf, -(2.0**45))]), llf_bits, frac=FRAC)
+            local_llf = max(family.loglik(y, z @ beta + shift), -(2.0**45))
+            llf_bits = COUNT_BITS + 16 + FRAC
+            llf = await pool(session, np.array([local_llf]), llf_bits, frac=FRAC)
             state.update(beta=beta, iterations=iteration, converged=converged)
             return {
                 "inverse": (release(session, inverse), inverse.frac),
                 "totals": (release(session, totals), 0),
                 "llf": (release(session, llf), FRAC),
+                "constant": (release(session, pieces), FRAC),
             }
 
         out = self._release(program, modulus)
-        return self._logit_result(design, formula, out, state, steps)
+        return self._discrete_result(design, formula, out, state, steps, family, offset)
 
-    def _logit_result(
+    def _discrete_result(
         self,
         design: Any,
         formula: str,
         out: dict[str, np.ndarray],
         state: dict[str, Any],
         steps: np.ndarray,
-    ) -> LogitResults:
+        family: _Family,
+        offset: str | None,
+    ) -> DiscreteResults:
         names = design.names
         d = len(names)
         x_steps = steps[:d]
         n, events = (float(v) for v in out["totals"])
-        share = events / n
-        llnull = events * math.log(share) + (n - events) * math.log1p(-share)
+        llnull = (
+            float("nan") if offset else family.null_loglik(n, events, float(out["constant"][0]))
+        )
         notes = ["iterates of the coefficients were revealed to the parties (see docs)."]
         if not state["converged"]:
             notes.append(
                 f"did not converge in {state['iterations']} iterations: the outcome may be "
                 "(quasi-)separated by a covariate; estimates and standard errors are unreliable."
             )
-            warnings.warn(notes[-1], RuntimeWarning, stacklevel=3)
-        return LogitResults(
+            warnings.warn(notes[-1], RuntimeWarning, stacklevel=4)
+        return DiscreteResults(
             params=pd.Series(state["beta"] / x_steps, index=names),
             cov=pd.DataFrame(
                 out["inverse"].reshape(d, d) / np.outer(x_steps, x_steps),
@@ -534,6 +563,7 @@ class Study(abc.ABC):
             formula=formula,
             cov_type="nonrobust",
             notes=notes,
+            model=family.name,
             llf=float(out["llf"][0]),
             llnull=llnull,
             iterations=state["iterations"],
@@ -670,10 +700,91 @@ def _expit(eta: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(eta, -30.0, 30.0)))
 
 
-def _logit_parts(z: np.ndarray, y: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A party's Hessian X'WX and gradient X'(y - p) at ``beta``."""
-    p = _expit(z @ beta)
-    return (z * (p * (1 - p))[:, None]).T @ z, z.T @ (y - p)
+class _Family(abc.ABC):
+    """What Newton's method needs of a model: mean, weights, log-likelihood."""
+
+    name = ""
+
+    @abc.abstractmethod
+    def mean(self, eta: np.ndarray) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def weights(self, mu: np.ndarray) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def loglik(self, y: np.ndarray, eta: np.ndarray) -> float: ...
+
+    def constant(self, y: np.ndarray) -> np.ndarray:
+        """Per-record terms of the log-likelihood that do not depend on the coefficients."""
+        return np.zeros(len(y))
+
+    @abc.abstractmethod
+    def null_loglik(self, n: float, events: float, constant: float) -> float: ...
+
+    @abc.abstractmethod
+    def check(self, response: Column) -> None: ...
+
+    def parts(self, z: np.ndarray, y: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A party's Hessian X'WX and gradient X'(y - mu) at the linear predictor ``eta``."""
+        mu = self.mean(eta)
+        return (z * self.weights(mu)[:, None]).T @ z, z.T @ (y - mu)
+
+
+class _Logit(_Family):
+    name = "Logit"
+
+    def mean(self, eta: np.ndarray) -> np.ndarray:
+        return _expit(eta)
+
+    def weights(self, mu: np.ndarray) -> np.ndarray:
+        return mu * (1 - mu)
+
+    def loglik(self, y: np.ndarray, eta: np.ndarray) -> float:
+        p = _expit(eta)
+        return float(np.sum(np.where(y == 1, np.log(p), np.log1p(-p))))
+
+    def null_loglik(self, n: float, events: float, constant: float) -> float:
+        share = events / n
+        return events * math.log(share) + (n - events) * math.log1p(-share)
+
+    def check(self, response: Column) -> None:
+        binary = response.kind == "bool" or (
+            response.kind == "int" and (response.lo, response.hi) == (0, 1)
+        )
+        if not binary:
+            raise ConfigurationError(f"the response {response.name!r} of a logit must be 0/1")
+
+
+class _Poisson(_Family):
+    name = "Poisson"
+
+    def mean(self, eta: np.ndarray) -> np.ndarray:
+        return np.exp(np.clip(eta, -50.0, 50.0))
+
+    def weights(self, mu: np.ndarray) -> np.ndarray:
+        return mu
+
+    def loglik(self, y: np.ndarray, eta: np.ndarray) -> float:
+        mu = self.mean(eta)
+        return float(np.sum(y * np.log(mu) - mu) + np.sum(self.constant(y)))
+
+    def constant(self, y: np.ndarray) -> np.ndarray:
+        from scipy.special import gammaln
+
+        return -gammaln(y + 1)
+
+    def null_loglik(self, n: float, events: float, constant: float) -> float:
+        rate = events / n
+        return events * math.log(rate) - n * rate + constant
+
+    def check(self, response: Column) -> None:
+        if response.kind not in {"int", "bool"} or response.lo < 0:
+            raise ConfigurationError(
+                f"the response {response.name!r} of a Poisson model must be a count (int >= 0)"
+            )
+
+
+_LOGIT, _POISSON = _Logit(), _Poisson()
 
 
 def _round_up(bits: int) -> int:
