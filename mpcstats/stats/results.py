@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BlandAltmanResult",
+    "Chi2Result",
+    "CorrResult",
     "CountResult",
     "CrosstabResult",
     "DescribeResult",
@@ -20,6 +23,7 @@ __all__ = [
     "HistogramResult",
     "OLSResults",
     "QuantileResult",
+    "TTestResult",
 ]
 
 
@@ -338,3 +342,87 @@ class DiscreteResults(OLSResults):
 
     def __repr__(self) -> str:
         return f"DiscreteResults(model={self.model!r}, formula={self.formula!r})"
+
+
+@dataclass
+class TTestResult:
+    """A t test: ``statistic``, ``pvalue`` (two-sided) and ``df``, as scipy.stats."""
+
+    statistic: float
+    pvalue: float
+    df: float
+    kind: str  # "Welch", "Student" or "paired"
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        body = f"t = {self.statistic:.6g}, df = {self.df:.6g}, p = {self.pvalue:.4g}"
+        return _summary(f"{self.kind} t test", body, self.notes)
+
+
+@dataclass
+class BlandAltmanResult:
+    """Bias and 95% limits of agreement between two methods."""
+
+    bias: float
+    sd: float
+    limits: tuple[float, float]
+    n: float
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        low, high = self.limits
+        body = (
+            f"n = {self.n:g}\nbias (a - b) = {self.bias:.6g}, sd = {self.sd:.6g}\n"
+            f"95% limits of agreement: [{low:.6g}, {high:.6g}]"
+        )
+        return _summary("Bland-Altman agreement", body, self.notes)
+
+    def plot(self, ax: Any = None) -> Any:
+        """The bias and limit lines (the scatter of differences is not released)."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots()[1]
+        for value, style in [(self.bias, "-"), (self.limits[0], "--"), (self.limits[1], "--")]:
+            ax.axhline(value, linestyle=style, color="black")
+        ax.set_ylabel("difference (a - b)")
+        return ax
+
+
+@dataclass
+class Chi2Result:
+    """Chi-square test of independence: ``statistic``, ``pvalue``, ``dof``."""
+
+    statistic: float
+    pvalue: float
+    dof: int
+    n: float
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        body = (
+            f"chi2 = {self.statistic:.6g}, df = {self.dof}, p = {self.pvalue:.4g}, n = {self.n:g}"
+        )
+        return _summary("Chi-square test of independence", body, self.notes)
+
+
+@dataclass
+class CorrResult:
+    """Pearson correlation matrix with n; ``pvalues`` test r = 0 (t with n - 2 df)."""
+
+    matrix: pd.DataFrame
+    n: float
+
+    @property
+    def pvalues(self) -> pd.DataFrame:
+        from scipy import stats
+
+        r = self.matrix.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = r * np.sqrt((self.n - 2) / (1 - r**2))
+        p = 2 * stats.t.sf(np.abs(t), self.n - 2)
+        np.fill_diagonal(p, 0.0)
+        return pd.DataFrame(p, index=self.matrix.index, columns=self.matrix.columns)
+
+    def summary(self) -> str:
+        body = self.matrix.to_string(float_format=lambda v: f"{v:.6f}") + f"\n\nn = {self.n:g}"
+        return _summary("Pearson correlation", body, [])

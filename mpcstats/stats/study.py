@@ -26,6 +26,9 @@ from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
 from mpcstats.stats.results import (
+    BlandAltmanResult,
+    Chi2Result,
+    CorrResult,
     CountResult,
     CrosstabResult,
     DescribeResult,
@@ -33,6 +36,7 @@ from mpcstats.stats.results import (
     HistogramResult,
     OLSResults,
     QuantileResult,
+    TTestResult,
 )
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import pool, release, suppress
@@ -220,18 +224,38 @@ class Study(abc.ABC):
         spec = self._column(column)
         if spec.kind == "category":
             raise ConfigurationError(f"column {column!r} is a category: use frequencies()")
+
+        def grid(rows: pd.DataFrame) -> np.ndarray:
+            return spec.grid(rows[column].to_numpy(dtype=np.float64))
+
+        frame, excluded, notes = self._group_moments(
+            grid, spec.grid_bits, spec.precision, [column], where, by
+        )
+        return DescribeResult(frame, column, excluded, notes)
+
+    def _group_moments(
+        self,
+        values: Callable[[pd.DataFrame], np.ndarray],
+        grid_bits: int,
+        precision: float,
+        needed: list[str],
+        where: str | None,
+        by: str | None,
+    ) -> tuple[pd.DataFrame, float, list[str]]:
+        """n, mean, var and std per group of integer grid ``values`` of each party's rows,
+        released only for groups of at least k records (see :meth:`describe`)."""
         levels = self._column(by).levels if by else (None,)
         k = self.policy.k
-        value_bits = spec.grid_bits + COUNT_BITS
+        value_bits = grid_bits + COUNT_BITS
         modulus = _round_up(4 * value_bits + 3 * FRAC + 120)
 
         def local(rows: pd.DataFrame) -> np.ndarray:
-            grid = spec.grid(rows[column].to_numpy(dtype=np.float64))
+            grid = values(rows)
             codes = np.zeros(len(rows), np.int64) if by is None else _codes(rows[by], levels)
             return np.array([_moments(grid[codes == g]) for g in range(len(levels))], dtype=object)
 
         async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
-            rows, excluded = self._rows(frame, where, [column] + ([by] if by else []))
+            rows, excluded = self._rows(frame, where, needed + ([by] if by else []))
             stats = await pool(session, local(rows), 2 * value_bits)
             dropped = await pool(session, np.array([excluded]), COUNT_BITS)
             n, s, q = (
@@ -244,7 +268,7 @@ class Study(abc.ABC):
             pairs = await P.mul(session, safe_n, safe_n - 1)  # n (n - 1)
             mean = await fx.div(session, fx.rescale(s, FRAC), fx.rescale(safe_n, FRAC))
             var = await fx.div(session, fx.rescale(spread, FRAC), fx.rescale(pairs, FRAC))
-            positive = (var + fx.rescale(flags, FRAC)).with_bits(2 * spec.grid_bits + FRAC + 2)
+            positive = (var + fx.rescale(flags, FRAC)).with_bits(2 * grid_bits + FRAC + 2)
             std = await fx.sqrt(session, positive)
             keep = 1 - flags
             outputs = {"n": (n, 0), "mean": (mean, FRAC), "var": (var, FRAC), "std": (std, FRAC)}
@@ -260,10 +284,10 @@ class Study(abc.ABC):
         frame = pd.DataFrame(
             {
                 "n": out["n"].astype(np.float64),
-                "mean": out["mean"] * spec.precision,
+                "mean": out["mean"] * precision,
                 # truncation rounds within 2^-(FRAC-8); a spread is never below zero
-                "var": np.maximum(out["var"], 0.0) * spec.precision**2,
-                "std": np.maximum(out["std"], 0.0) * spec.precision,
+                "var": np.maximum(out["var"], 0.0) * precision**2,
+                "std": np.maximum(out["std"], 0.0) * precision,
             },
             index=pd.Index(["all"] if by is None else list(levels), name=by),
         )
@@ -272,10 +296,183 @@ class Study(abc.ABC):
         if frame["n"].isna().any():
             notes.append(f"groups with fewer than k = {k} records are suppressed (NaN).")
         notes.append(
-            f"values are computed on the declared precision grid ({spec.precision:g}); "
+            f"values are computed on the declared precision grid ({precision:g}); "
             f"rounding of the secure finish is below 2^-{FRAC - 8} relative."
         )
-        return DescribeResult(frame, column, float(out["excluded"].sum()), notes)
+        return frame, float(out["excluded"].sum()), notes
+
+    def _differences(
+        self, a: str, b: str
+    ) -> tuple[Callable[[pd.DataFrame], np.ndarray], int, float]:
+        """Grid values of a - b (both columns on one precision grid), their bits and step."""
+        first, second = self._column(a), self._column(b)
+        if first.precision != second.precision or "category" in {first.kind, second.kind}:
+            raise ConfigurationError(
+                f"{a!r} and {b!r} must be numeric columns with the same precision to be paired"
+            )
+
+        def grid(rows: pd.DataFrame) -> np.ndarray:
+            return first.grid(rows[a].to_numpy(float)) - second.grid(rows[b].to_numpy(float))
+
+        return grid, max(first.grid_bits, second.grid_bits) + 1, first.precision
+
+    # tests -------------------------------------------------------------------------------------
+    def ttest(
+        self,
+        column: str,
+        other: str | None = None,
+        *,
+        by: str | None = None,
+        equal_var: bool = False,
+        where: str | None = None,
+    ) -> TTestResult:
+        """Two-sample t test of ``column`` between the two levels of ``by`` (Welch, or Student
+        with ``equal_var=True``), or paired t test of ``column - other``.
+
+        Leakage: the analyst learns the statistic and p-value, and the n, mean and variance of
+        each group (or of the differences), from which they are computed; parties learn
+        nothing.
+        """
+        from scipy import stats
+
+        if other is not None:
+            grid, bits, step = self._differences(column, other)
+            frame, _, notes = self._group_moments(grid, bits, step, [column, other], where, None)
+            n, mean, std = frame.iloc[0][["n", "mean", "std"]]
+            statistic = mean / (std / math.sqrt(n))
+            pvalue = 2 * stats.t.sf(abs(statistic), n - 1)
+            return TTestResult(float(statistic), float(pvalue), float(n - 1), "paired", notes)
+        if by is None:
+            raise ConfigurationError("ttest needs by= (two groups) or a second column (paired)")
+        levels = self._column(by).levels
+        if len(levels) != 2:
+            raise ConfigurationError(f"ttest compares two groups; {by!r} has {len(levels)} levels")
+        frame = self.describe(column, where=where, by=by).frame
+        (n1, m1, s1), (n2, m2, s2) = (frame.loc[lv, ["n", "mean", "std"]] for lv in levels)
+        test = stats.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=equal_var)
+        if equal_var:
+            kind, df = "Student", n1 + n2 - 2
+        else:  # Welch-Satterthwaite
+            a, b = s1**2 / n1, s2**2 / n2
+            kind, df = "Welch", (a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n2 - 1))
+        return TTestResult(float(test.statistic), float(test.pvalue), float(df), kind, [])
+
+    def chi2(self, row: str, col: str, where: str | None = None) -> Chi2Result:
+        """Pearson's chi-square test of independence (no continuity correction), computed
+        inside MPC from the pooled table: chi2 = n sum O^2 / (R C) - n.
+
+        Leakage: the analyst learns the statistic, the degrees of freedom, n, and how many
+        cells have an expected count below 5 (for the usual warning); not the table.
+        """
+        from scipy import stats
+
+        rows_levels, col_levels = self._column(row).levels, self._column(col).levels
+        shape = (len(rows_levels), len(col_levels))
+        modulus = _round_up(8 * COUNT_BITS + 4 * FRAC + 200)
+
+        def local(rows: pd.DataFrame) -> np.ndarray:
+            return _cell_counts(
+                [_codes(rows[row], rows_levels), _codes(rows[col], col_levels)], list(shape)
+            )
+
+        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+            rows, _ = self._rows(frame, where, [row, col])
+            observed = (await pool(session, local(rows), COUNT_BITS)).with_bits(COUNT_BITS)
+            row_sums = observed.sum(axis=1).with_bits(COUNT_BITS)
+            col_sums = observed.sum(axis=0).with_bits(COUNT_BITS)
+            n = row_sums.sum().with_bits(COUNT_BITS)
+            margins = P.concatenate([row_sums, col_sums])
+            empty = (await P.is_zero(session, margins)).sum()
+            if int(await P.open(session, empty, label="empty margins")) != 0:
+                raise ConfigurationError(
+                    f"chi2({row!r}, {col!r}): a row or column of the table is empty"
+                )
+            expected_times_n = await P.mul(
+                session, row_sums.reshape(-1, 1), col_sums.reshape(1, -1)
+            )
+            small = await P.lt(
+                session, expected_times_n.reshape(-1), n * 0 + 0 + (5 * n).reshape(1)
+            )
+            squares = await P.mul(session, observed, observed)
+            ratios = await fx.div(
+                session,
+                fx.rescale(squares.reshape(-1), FRAC),
+                fx.rescale(expected_times_n.reshape(-1), FRAC),
+            )
+            statistic = (await fx.mul(session, ratios.sum(), fx.rescale(n, FRAC))) - fx.rescale(
+                n, FRAC
+            )
+            return {
+                "statistic": (release(session, statistic), FRAC),
+                "n": (release(session, n), 0),
+                "small": (release(session, small.sum()), 0),
+            }
+
+        out = self._release(program, modulus)
+        df = (shape[0] - 1) * (shape[1] - 1)
+        statistic = float(out["statistic"])
+        small = int(out["small"])
+        notes = (
+            [
+                f"{small} of {shape[0] * shape[1]} cells have an expected count below 5: "
+                "the chi-square approximation may be poor."
+            ]
+            if small
+            else []
+        )
+        if small:
+            warnings.warn(notes[0], RuntimeWarning, stacklevel=2)
+        return Chi2Result(
+            statistic, float(stats.chi2.sf(statistic, df)), df, float(out["n"]), notes
+        )
+
+    def corr(self, columns: Sequence[str], where: str | None = None) -> CorrResult:
+        """Pearson correlations of numeric columns (complete cases on all of them), computed
+        inside MPC from exact pooled moments: r = C_ij / sqrt(C_ii C_jj), C = n S - s s'.
+
+        Leakage: the analyst learns the correlation matrix and n. Spearman correlation is not
+        provided yet.
+        """
+        specs = [self._column(c) for c in columns]
+        if any(spec.kind == "category" for spec in specs) or len(specs) < 2:
+            raise ConfigurationError("corr needs at least two numeric columns")
+        p = len(specs)
+        top = max(spec.grid_bits for spec in specs)
+        gram_bits = 2 * top + COUNT_BITS + 1
+        modulus = _round_up(4 * (gram_bits + COUNT_BITS) + 4 * FRAC + 200)
+
+        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+            rows, _ = self._rows(frame, where, list(columns))
+            grids = [
+                spec.grid(rows[c].to_numpy(float)) for spec, c in zip(specs, columns, strict=True)
+            ]
+            z = np.column_stack([np.ones(len(rows), np.int64), *grids])
+            gram = (await pool(session, _exact_gram(z), gram_bits)).with_bits(gram_bits)
+            n, sums, cross = gram[0, 0], gram[0, 1:], gram[1:, 1:]
+            centred = (await P.mul(session, n, cross)) - (
+                await P.mul(session, sums.reshape(-1, 1), sums.reshape(1, -1))
+            )
+            diagonal = Shared(centred.field, np.diagonal(centred.share).copy(), centred.bits, 0)
+            roots = await fx.sqrt(session, fx.rescale(diagonal, FRAC))
+            scale = await fx.mul(session, roots.reshape(-1, 1), roots.reshape(1, -1))
+            r = await fx.div(session, fx.rescale(centred, FRAC).reshape(-1), scale.reshape(-1))
+            return {"r": (release(session, r), FRAC), "n": (release(session, n), 0)}
+
+        out = self._release(program, modulus)
+        matrix = np.clip(out["r"].reshape(p, p), -1.0, 1.0)
+        np.fill_diagonal(matrix, 1.0)
+        frame = pd.DataFrame(matrix, index=list(columns), columns=list(columns))
+        return CorrResult(frame, float(out["n"]))
+
+    def bland_altman(
+        self, method_a: str, method_b: str, where: str | None = None
+    ) -> BlandAltmanResult:
+        """Agreement of two measurement methods: bias (mean of a - b) and the 95% limits of
+        agreement, bias +/- 1.96 sd. Leakage: n, bias and sd of the differences."""
+        grid, bits, step = self._differences(method_a, method_b)
+        frame, _, notes = self._group_moments(grid, bits, step, [method_a, method_b], where, None)
+        n, bias, sd = (float(v) for v in frame.iloc[0][["n", "mean", "std"]])
+        return BlandAltmanResult(bias, sd, (bias - 1.96 * sd, bias + 1.96 * sd), n, notes)
 
     def mean(self, column: str, where: str | None = None, by: str | None = None) -> Any:
         return self.describe(column, where, by).mean

@@ -1,0 +1,93 @@
+"""Hypothesis tests and correlation against scipy on the pooled data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import mpcstats
+from mpcstats import Column, Schema
+
+SCHEMA = Schema(
+    {
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "smoker": Column("smoker", "category", codes=("no", "yes")),
+        "cancer": Column("cancer", "category", codes=("no", "yes")),
+        "lab": Column("lab", "float", 0, 300, precision=0.1),
+        "meter": Column("meter", "float", 0, 300, precision=0.1),
+        "age": Column("age", "int", 0, 110),
+    }
+)
+
+
+def _hospital(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    lab = np.round(rng.normal(100, 15, n), 1)
+    return pd.DataFrame(
+        {
+            "sex": rng.choice(["F", "M"], n),
+            "smoker": rng.choice(["no", "yes"], n),
+            "cancer": rng.choice(["no", "yes"], n, p=[0.8, 0.2]),
+            "lab": lab,
+            "meter": np.round(lab + rng.normal(1.5, 4, n), 1),
+            "age": rng.integers(20, 90, n),
+        }
+    )
+
+
+@pytest.fixture(params=[(300, 120, 700), (50, 400, 90, 600, 210)], ids=["3 sites", "5 sites"])
+def study_and_pooled(
+    request: pytest.FixtureRequest,
+) -> tuple[mpcstats.LocalSimulator, pd.DataFrame]:
+    rng = np.random.default_rng(len(request.param))
+    frames = {f"h{i}": _hospital(rng, n) for i, n in enumerate(request.param)}
+    return mpcstats.LocalSimulator(frames, schema=SCHEMA), pd.concat(frames.values())
+
+
+def test_two_sample_t_tests_match_scipy(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+    study, pooled = study_and_pooled
+    women, men = pooled[pooled.sex == "F"].lab, pooled[pooled.sex == "M"].lab
+    for equal_var in (False, True):
+        ours = study.ttest("lab", by="sex", equal_var=equal_var)
+        ref = stats.ttest_ind(women, men, equal_var=equal_var)
+        assert ours.statistic == pytest.approx(ref.statistic, rel=1e-6)
+        assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-6)
+
+
+def test_paired_t_test_and_bland_altman_match_scipy(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+    study, pooled = study_and_pooled
+    ours = study.ttest("lab", "meter")
+    ref = stats.ttest_rel(pooled.lab, pooled.meter)
+    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-6)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-6)
+    agreement = study.bland_altman("lab", "meter")
+    differences = pooled.lab - pooled.meter
+    assert agreement.bias == pytest.approx(differences.mean(), rel=1e-9)
+    assert agreement.limits[1] == pytest.approx(differences.mean() + 1.96 * differences.std())
+
+
+def test_chi_square_matches_scipy_without_opening_the_table(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+    study, pooled = study_and_pooled
+    ours = study.chi2("smoker", "cancer")
+    ref = stats.chi2_contingency(pd.crosstab(pooled.smoker, pooled.cancer), correction=False)
+    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-6)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-6)
+    assert ours.dof == ref.dof
+
+
+def test_chi_square_warns_about_small_expected_counts() -> None:
+    rng = np.random.default_rng(0)
+    frames = {f"h{i}": _hospital(rng, 8) for i in range(3)}
+    with pytest.warns(RuntimeWarning, match="expected count below 5"):
+        result = mpcstats.LocalSimulator(frames, schema=SCHEMA).chi2("smoker", "cancer")
+    assert result.notes
+
+
+def test_pearson_correlations_match_pandas_and_scipy(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+    study, pooled = study_and_pooled
+    ours = study.corr(["lab", "meter", "age"])
+    np.testing.assert_allclose(ours.matrix, pooled[["lab", "meter", "age"]].corr(), atol=1e-9)
+    ref = stats.pearsonr(pooled.lab, pooled.age)
+    assert ours.pvalues.loc["lab", "age"] == pytest.approx(ref.pvalue, abs=1e-6)
+    assert ours.n == len(pooled)
