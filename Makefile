@@ -9,7 +9,7 @@ $(BIN)/.installed: setup.py pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench protos
 demo: $(BIN)/.installed
 	$(BIN)/python -m mpcstats demo
 
@@ -22,3 +22,6 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,rounds
+
+protos: $(BIN)/.installed
+	PYTHON=$(BIN)/python scripts/gen_protos.sh

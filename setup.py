@@ -14,8 +14,8 @@ setup(
         "gmpy2>=2.1",
         "cryptography>=42",
         "mpyc==0.11",
-        "protobuf>=5.27",
-        "grpcio>=1.66",
+        "protobuf>=7.35.1",  # the generated code checks the runtime version
+        "grpcio>=1.85.1",
         "pandas>=2.0",
         "matplotlib>=3.7",
         "scipy>=1.11",
@@ -29,7 +29,7 @@ setup(
             "statsmodels>=0.14",
             "ruff>=0.6",
             "mypy>=1.10",
-            "grpcio-tools>=1.66",
+            "grpcio-tools==1.85.1",  # pinned: scripts/gen_protos.sh must reproduce mpcstats/v1
         ],
     },
 )
