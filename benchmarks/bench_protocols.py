@@ -8,14 +8,13 @@ run prints both ratios. Sizes of 1e5 and up are marked slow.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
-from benchmarks.conftest import MEASURED, Cluster
+from benchmarks.conftest import MEASURED, Cluster, best_seconds
 from mpcstats import protocols as P
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.linalg import solve_spd
@@ -27,15 +26,6 @@ SIZES = [
     pytest.param(100_000, marks=pytest.mark.slow),
 ]
 BIG = [*SIZES, pytest.param(1_000_000, marks=pytest.mark.slow)]
-
-
-def _plain_seconds(function: Callable[[], Any], repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _shared_pair(cluster: Cluster, size: int, bits: int = 32, frac: int = 0) -> list[Any]:
@@ -71,7 +61,7 @@ def _bench(
     cost = cluster.measure(program)
     benchmark.pedantic(lambda: cluster.run(program), rounds=3, iterations=1, warmup_rounds=0)
     seconds = benchmark.stats.stats.min
-    plain_seconds = _plain_seconds(plain)
+    plain_seconds = best_seconds(plain)
     MEASURED["mpcstats"][(name, size)] = seconds
     MEASURED["numpy"][(name, size)] = plain_seconds
     benchmark.extra_info.update(cost)

@@ -7,7 +7,6 @@ Issue targets: describe on 3 x 1e6 rows <= 3x numpy; exact median of ints in [0,
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ import pandas as pd
 import pytest
 
 import mpcstats
-from benchmarks.conftest import MEASURED
+from benchmarks.conftest import MEASURED, best_seconds
 from mpcstats.stats.schema import Column, Schema
 
 SCHEMA = Schema(
@@ -44,18 +43,9 @@ def _hospitals(rows: int) -> dict[str, pd.DataFrame]:
     }
 
 
-def _plain_seconds(function: Callable[[], Any], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _record(benchmark: Any, name: str, rows: int, plain: Callable[[], Any]) -> None:
     seconds = benchmark.stats.stats.min
-    plain_seconds = _plain_seconds(plain)
+    plain_seconds = best_seconds(plain)
     MEASURED["mpcstats"][(name, 3 * rows)] = seconds
     MEASURED["numpy"][(name, 3 * rows)] = plain_seconds
     benchmark.extra_info["ratio_vs_plaintext"] = round(seconds / plain_seconds, 2)

@@ -20,6 +20,19 @@ SCHEMA = Schema(
         "los": Column("los", "float", 0, 200, precision=0.1),
     }
 )
+MASKED = {
+    "masked value (comparison)",
+    "bit xor daBit (field conversion)",
+    "masked value (truncation)",
+}
+
+
+def _opened(study: mpcstats.LocalSimulator) -> set[str]:
+    """Labels of everything opened to the parties in the study's last run."""
+    assert study.last_run is not None
+    return {o.label for stats in study.last_run.stats for o in stats.openings}
+
+
 TRUTH = {"age": 0.05, "sex": 1.5, "bmi": 0.1, "icu": 4.0, "surgical": 1.0}
 
 
@@ -95,15 +108,7 @@ def test_ols_recovers_the_known_truth_and_filters_rows(hospitals: dict[str, pd.D
 def test_a_fit_opens_no_hospital_aggregate(hospitals: dict[str, pd.DataFrame]) -> None:
     study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
     study.ols("los ~ age + bmi")
-    assert study.last_run is not None
-    opened = {o.label for stats in study.last_run.stats for o in stats.openings}
-    assert opened <= {
-        "masked value (comparison)",
-        "bit xor daBit (field conversion)",
-        "masked value (truncation)",
-        "model size guard",
-        "coefficients",
-    }
+    assert _opened(study) <= MASKED | {"model size guard", "coefficients"}
     sizes = {
         o.count
         for stats in study.last_run.stats
@@ -166,15 +171,7 @@ def test_logit_matches_statsmodels(sizes: tuple[int, ...]) -> None:
         assert getattr(ours, name) == pytest.approx(getattr(ref, name), rel=1e-6), name
     assert ours.converged and ours.iterations <= 10
     assert "Logit Regression Results" in ours.summary()
-    assert study.last_run is not None
-    opened = {o.label for stats in study.last_run.stats for o in stats.openings}
-    assert opened <= {
-        "masked value (comparison)",
-        "bit xor daBit (field conversion)",
-        "masked value (truncation)",
-        "model size guard",
-        "Newton step",
-    }
+    assert _opened(study) <= MASKED | {"model size guard", "Newton step"}
 
 
 def test_logit_reports_separation_clearly() -> None:

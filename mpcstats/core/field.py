@@ -163,18 +163,6 @@ class PrimeField:
     def inverse(self, a: int) -> int:
         return int(gmpy2.invert(a, self.order))
 
-    def lagrange(self, points: Sequence[int], at: int = 0) -> list[int]:
-        """Coefficients l_j with f(at) = sum_j l_j f(points[j]) for deg f < len(points)."""
-        coefficients = []
-        for j, xj in enumerate(points):
-            num, den = 1, 1
-            for m, xm in enumerate(points):
-                if m != j:
-                    num = num * (at - xm) % self.order
-                    den = den * (xj - xm) % self.order
-            coefficients.append(num * self.inverse(den) % self.order)
-        return coefficients
-
     def power(self, x: int, e: int) -> int:
         return pow(x, e, self.order)
 

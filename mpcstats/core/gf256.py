@@ -120,17 +120,6 @@ class GF256:
             result = int(_PRODUCT[(result << 8) | x])
         return result
 
-    def lagrange(self, points: Sequence[int], at: int = 0) -> list[int]:
-        coefficients = []
-        for j, xj in enumerate(points):
-            num, den = 1, 1
-            for m, xm in enumerate(points):
-                if m != j:
-                    num = int(_PRODUCT[(num << 8) | (at ^ xm)])
-                    den = int(_PRODUCT[(den << 8) | (xj ^ xm)])
-            coefficients.append(int(_PRODUCT[(num << 8) | self.inverse(den)]))
-        return coefficients
-
     def nbytes(self, elements: np.ndarray) -> int:
         return int(np.size(elements))
 

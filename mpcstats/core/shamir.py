@@ -20,7 +20,7 @@ import numpy as np
 from mpcstats._errors import ConfigurationError
 from mpcstats.core.randomness import Stream
 
-__all__ = ["Field", "interpolate", "point", "share"]
+__all__ = ["Field", "interpolate", "lagrange", "point", "share"]
 
 
 class Field(Protocol):
@@ -33,7 +33,6 @@ class Field(Protocol):
 
     def random(self, stream: Stream, shape: int | Sequence[int]) -> np.ndarray: ...
     def lincomb(self, coefficients: Sequence[int], arrays: Sequence[Any]) -> np.ndarray: ...
-    def lagrange(self, points: Sequence[int], at: int = 0) -> list[int]: ...
     def power(self, x: int, e: int) -> int: ...
     def inverse(self, a: int) -> int: ...
     def add(self, a: Any, b: Any) -> np.ndarray: ...
@@ -72,8 +71,17 @@ def share(
 
 
 @lru_cache(maxsize=4096)
-def _lagrange_at_zero(field: Field, parties: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(field.lagrange([point(i) for i in parties], 0))
+def lagrange(field: Field, points: tuple[int, ...], at: int = 0) -> tuple[int, ...]:
+    """Coefficients l_j with f(at) = sum_j l_j f(points[j]) for every f of degree < len(points)."""
+    coefficients = []
+    for j, xj in enumerate(points):
+        num, den = 1, 1
+        for m, xm in enumerate(points):
+            if m != j:
+                num = int(field.mul(num, field.sub(at, xm)))
+                den = int(field.mul(den, field.sub(xj, xm)))
+        coefficients.append(int(field.mul(num, field.inverse(den))))
+    return tuple(coefficients)
 
 
 def interpolate(field: Field, shares: Mapping[int, np.ndarray], degree: int) -> np.ndarray:
@@ -87,4 +95,5 @@ def interpolate(field: Field, shares: Mapping[int, np.ndarray], degree: int) -> 
             f"got {len(shares)}"
         )
     parties = tuple(sorted(shares)[: degree + 1])
-    return field.lincomb(_lagrange_at_zero(field, parties), [shares[i] for i in parties])
+    coefficients = lagrange(field, tuple(point(i) for i in parties))
+    return field.lincomb(coefficients, [shares[i] for i in parties])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mpcstats.core.shamir import Field, share
+from mpcstats.core.shamir import Field, lagrange, share
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
@@ -38,7 +38,7 @@ async def reduce_degree(
     received = await session.exchange(outgoing, senders)
     result = []
     for k, (field, _) in enumerate(items):
-        lam = field.lagrange([i + 1 for i in senders], 0)
+        lam = lagrange(field, tuple(i + 1 for i in senders))
         parts = [mine[k] if i == session.party else received[i][k] for i in senders]
         result.append(field.lincomb(lam, parts))
     return result
