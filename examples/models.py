@@ -1,0 +1,145 @@
+"""Models across hospitals, with nothing but the approved outputs revealed.
+
+1. Device agreement: a bedside jaundice meter against the laboratory bilirubin (Bland-Altman
+   and a paired t test).
+2. Length of stay against age, sex and comorbidity (OLS with robust standard errors).
+3. Smoking and lung cancer across three cities (logistic regression adjusted for city, and a
+   chi-square test of independence).
+
+Each secure result is printed beside statsmodels/scipy on the pooled data.
+Run: python examples/models.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import stats
+
+import mpcstats
+from mpcstats import Column, Schema
+
+rng = np.random.default_rng(7)
+
+NEONATES = Schema(
+    {
+        "lab": Column("lab", "float", 0, 500, precision=0.1, unit="umol/L"),
+        "meter": Column("meter", "float", 0, 500, precision=0.1, unit="umol/L"),
+    }
+)
+STAYS = Schema(
+    {
+        "age": Column("age", "int", 0, 110),
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "comorbidities": Column("comorbidities", "int", 0, 10),
+        "los": Column("los", "float", 0, 365, precision=0.1, unit="days"),
+    }
+)
+CITIES = Schema(
+    {
+        "city": Column("city", "category", codes=("north", "harbour", "valley")),
+        "smoker": Column("smoker", "bool"),
+        "cancer": Column("cancer", "bool"),
+        "age": Column("age", "int", 0, 110),
+    }
+)
+
+
+def neonates(n: int) -> pd.DataFrame:
+    lab = np.clip(rng.gamma(6, 25, n), 10, 480).round(1)
+    return pd.DataFrame(
+        {"lab": lab, "meter": np.clip(lab * 1.03 + rng.normal(4, 12, n), 0, 500).round(1)}
+    )
+
+
+def stays(n: int) -> pd.DataFrame:
+    age = rng.integers(18, 95, n)
+    sex = rng.choice(["F", "M"], n)
+    comorbidities = rng.poisson(1.2, n).clip(0, 10)
+    los = 1.5 + 0.06 * age + 0.8 * (sex == "M") + 1.4 * comorbidities + rng.gamma(2, 1.2, n)
+    return pd.DataFrame(
+        {
+            "age": age,
+            "sex": sex,
+            "comorbidities": comorbidities,
+            "los": np.clip(los, 0, 365).round(1),
+        }
+    )
+
+
+def cities(n: int, city: str, baseline: float) -> pd.DataFrame:
+    smoker = rng.integers(0, 2, n)
+    age = rng.integers(35, 90, n)
+    eta = baseline + 1.3 * smoker + 0.04 * (age - 60)
+    return pd.DataFrame(
+        {
+            "city": city,
+            "smoker": smoker,
+            "age": age,
+            "cancer": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int),
+        }
+    )
+
+
+def line(name: str, secure: float, plain: float) -> None:
+    print(f"{name:<34} secure {secure:14.8f}   plaintext {plain:14.8f}")
+
+
+def main() -> None:
+    frames = {
+        "maternity_a": neonates(400),
+        "maternity_b": neonates(650),
+        "maternity_c": neonates(220),
+    }
+    pooled = pd.concat(frames.values())
+    study = mpcstats.LocalSimulator(frames, schema=NEONATES)
+    agreement = study.bland_altman("meter", "lab")
+    print(agreement.summary())
+    difference = pooled.meter - pooled.lab
+    line("bias meter - lab", agreement.bias, difference.mean())
+    line(
+        "upper limit of agreement", agreement.limits[1], difference.mean() + 1.96 * difference.std()
+    )
+    paired = study.ttest("meter", "lab")
+    line("paired t", paired.statistic, stats.ttest_rel(pooled.meter, pooled.lab).statistic)
+    print()
+
+    frames = {"general": stays(1500), "university": stays(2500), "rural": stays(600)}
+    pooled = pd.concat(frames.values(), ignore_index=True)
+    formula = "los ~ age + C(sex) + comorbidities"
+    fit = mpcstats.LocalSimulator(frames, schema=STAYS).ols(formula, cov_type="HC1")
+    print(fit.summary())
+    reference = smf.ols(formula, pooled).fit(cov_type="HC1")
+    for name in fit.params.index:
+        line(f"coef {name}", fit.params[name], reference.params[name])
+        line(f"robust se {name}", fit.bse[name], reference.bse[name])
+    print()
+
+    frames = {
+        "north": cities(900, "north", -3.2),
+        "harbour": cities(1200, "harbour", -2.7),
+        "valley": cities(700, "valley", -3.5),
+    }
+    pooled = pd.concat(frames.values(), ignore_index=True)
+    study = mpcstats.LocalSimulator(frames, schema=CITIES)
+    formula = "cancer ~ smoker + age + C(city)"
+    logit = study.logit(formula)
+    print(logit.summary())
+    reference = smf.logit(formula, pooled).fit(disp=0)
+    line(
+        "odds ratio of smoking",
+        float(np.exp(logit.params["smoker"])),
+        float(np.exp(reference.params["smoker"])),
+    )
+    chi2 = study.chi2("smoker", "cancer")
+    table = pd.crosstab(pooled.smoker, pooled.cancer)
+    line(
+        "chi-square smoking x cancer",
+        chi2.statistic,
+        stats.chi2_contingency(table, correction=False).statistic,
+    )
+
+
+if __name__ == "__main__":
+    main()
