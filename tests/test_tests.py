@@ -91,3 +91,14 @@ def test_pearson_correlations_match_pandas_and_scipy(study_and_pooled: tuple) ->
     ref = stats.pearsonr(pooled.lab, pooled.age)
     assert ours.pvalues.loc["lab", "age"] == pytest.approx(ref.pvalue, abs=1e-6)
     assert ours.n == len(pooled)
+
+
+def test_mann_whitney_and_auc_match_scipy(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+    study, pooled = study_and_pooled
+    for column in ("lab", "age"):  # many distinct values, and many ties
+        ours = study.mann_whitney(column, by="sex")
+        women, men = pooled[pooled.sex == "F"][column], pooled[pooled.sex == "M"][column]
+        ref = stats.mannwhitneyu(women, men, method="asymptotic")
+        assert ours.statistic == ref.statistic
+        assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-9)
+        assert ours.auc == pytest.approx(ref.statistic / (len(women) * len(men)), rel=1e-12)

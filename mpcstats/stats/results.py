@@ -21,6 +21,7 @@ __all__ = [
     "DescribeResult",
     "DiscreteResults",
     "HistogramResult",
+    "MannWhitneyResult",
     "OLSResults",
     "QuantileResult",
     "TTestResult",
@@ -426,3 +427,22 @@ class CorrResult:
     def summary(self) -> str:
         body = self.matrix.to_string(float_format=lambda v: f"{v:.6f}") + f"\n\nn = {self.n:g}"
         return _summary("Pearson correlation", body, [])
+
+
+@dataclass
+class MannWhitneyResult:
+    """Mann-Whitney U for the first group, two-sided p-value (normal approximation with tie
+    and continuity corrections, as scipy), and the AUC = U / (n1 n2)."""
+
+    statistic: float
+    pvalue: float
+    auc: float
+    n1: float
+    n2: float
+
+    def summary(self) -> str:
+        body = (
+            f"U = {self.statistic:g}, p = {self.pvalue:.4g}, AUC = {self.auc:.6f}, "
+            f"n = {self.n1:g} + {self.n2:g}"
+        )
+        return _summary("Mann-Whitney U test", body, [])
