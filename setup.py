@@ -29,7 +29,7 @@ setup(
             "statsmodels>=0.14",
             "ruff>=0.6",
             "mypy>=1.10",
-            "grpcio-tools==1.85.1",  # pinned: scripts/gen_protos.sh must reproduce mpcstats/v1
+            "grpcio-tools==1.85.1",  # pinned: scripts/check_protos.sh reproduces mpcstats/transport/_proto
         ],
     },
 )

@@ -16,6 +16,8 @@ from benchmarks.mpyc_reference import mpyc_seconds
 
 CASES = [
     *[(op, 1_000) for op in ("open", "mul", "inner", "lt", "trunc", "reciprocal")],
+    ("solve", 1),  # one 11 x 11 system, MPyC by Gaussian elimination (it has no solver)
+    pytest.param("sqrt", 1_000, marks=pytest.mark.slow),  # about 30 s in MPyC
     *[
         pytest.param(op, 10_000, marks=pytest.mark.slow)
         for op in ("open", "mul", "inner", "lt", "trunc")

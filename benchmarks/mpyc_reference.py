@@ -3,11 +3,12 @@
 ``mpyc_seconds(op, size)`` starts this file once per party as a separate MPyC process
 (``-M3 -I i -B base``: parties 1 and 2 listen on loopback ports ``base + 1`` and ``base + 2``;
 party 0 only connects) and returns the slowest party's time for the operation alone. Inputs are
-secret-shared first; then every party waits for its pending work (``mpc.barrier``) and for one
-all-to-all message (``mpc.transfer``), so they start together, and times the operation up to
-the point where its own result shares are ready (``mpc.barrier`` again; for ``open``, the
-opened values). A correctness check, outside the timed part, opens the result and compares it
-with numpy on the same inputs.
+secret-shared first; then every party awaits its input shares and one all-to-all message
+(``mpc.transfer``), so that all start together, and times the operation until its own result
+shares are ready (``mpc.gather``; for ``open``, until the opened values are in). Waiting uses
+awaits, not ``mpc.barrier()``: that polls with ``asyncio.sleep(0)``, and three polling
+processes on two cores slow each other's message handling 10-20x. A correctness check, outside
+the timed part, opens the result and compares it with numpy on the same inputs.
 
 The operations, with MPyC's vectorised secure arrays wherever MPyC 0.11 has them:
 
@@ -21,13 +22,16 @@ The operations, with MPyC's vectorised secure arrays wherever MPyC 0.11 has them
   ``mpc.np_trunc`` by 32 bits (MPyC has no cheaper stand-alone equivalent of a fixed-point
   product's truncation);
 - ``reciprocal``: ``1 / x`` on ``SecFxp(40, 32)`` arrays (``mpc.np_divide``, i.e. ``mpc._rec``:
-  bit decomposition to normalise, then Newton iterations);
-- ``sqrt``: ``mpyc.statistics._fsqrt`` on each ``SecFxp(40, 32)`` element: MPyC's only
-  fixed-point square root (what ``statistics.stdev`` uses), bit by bit with one comparison per
-  output bit, scalar only, so a list of ``size`` concurrent scalar computations;
+  bit decomposition to normalise, then Newton iterations; ``np.reciprocal(x)`` would be
+  ``mpc.np_reciprocal``, the field inverse, which is not 1/x for fixed point);
+- ``sqrt``: MPyC's only fixed-point square root, ``mpyc.statistics._fsqrt`` (what
+  ``statistics.stdev`` uses: one comparison per output bit), takes scalars only, so this is its
+  algorithm transcribed to ``SecFxp(40, 32)`` arrays (:func:`_fsqrt_array`);
+- ``sqrt_scalar``: ``_fsqrt`` itself on each element, ``size`` concurrent scalar computations;
 - ``solve``: ``size`` independent 11 x 11 SPD systems (the benchmark uses one) solved by
-  Gaussian elimination without pivoting on ``SecFxp(64, 40)`` arrays, written here because MPyC
-  0.11 has no secure linear solver (``np.linalg.solve`` only exists for public field arrays).
+  Gaussian elimination without pivoting on ``SecFxp(64, 40)`` arrays (:func:`_gauss_solve`),
+  written here because MPyC 0.11 has no secure linear solver (``np.linalg.solve`` exists only
+  for public field arrays).
 
 The fixed-point types hold the same data as the mpcstats benchmarks (values in [0.5, 100]:
 8 integer bits including the sign, 32 fractional bits; the SPD system at 64 bits, 40
@@ -51,7 +55,8 @@ from typing import IO, Any
 
 import numpy as np
 
-OPERATIONS = ("mul", "inner", "open", "lt", "trunc", "reciprocal", "sqrt", "solve")
+OPERATIONS = ("mul", "inner", "open", "lt", "trunc", "reciprocal", "sqrt", "sqrt_scalar", "solve")
+_FXP_OPS = {"trunc", "reciprocal", "sqrt", "sqrt_scalar"}
 SOLVE_DIMENSION = 11
 FXP = (40, 32)  # SecFxp(l, f) of trunc, reciprocal and sqrt
 FXP_SOLVE = (64, 40)  # SecFxp(l, f) of solve
@@ -61,7 +66,11 @@ _ATTEMPTS = 3  # launches tried when a loopback port was taken in the meantime
 
 @dataclass(frozen=True)
 class MpycRun:
-    """One MPyC run: every party's own time for the operation and the result's error."""
+    """One MPyC run: every party's own time for the operation and the result's error.
+
+    ``max_abs_error`` is the largest absolute error against numpy, or for the exact field
+    operations (mul, inner, open) the number of wrong elements.
+    """
 
     op: str
     size: int
@@ -196,13 +205,17 @@ def _plain_inputs(op: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(size)
     if op == "lt":
         return rng.integers(-(2**30), 2**30, size), rng.integers(-(2**30), 2**30, size)
-    if op in {"trunc", "reciprocal", "sqrt"}:
+    if op in _FXP_OPS:
         return rng.uniform(0.5, 100, size), rng.uniform(0.5, 100, size)
-    if op == "solve":
-        d = SOLVE_DIMENSION
-        design = rng.normal(size=(size, 300, d)) * rng.uniform(0.1, 30, size=(size, 1, d))
-        gram: np.ndarray = design.transpose(0, 2, 1) @ design
-        return gram, rng.normal(size=(size, d))
+    if op == "solve":  # system 0 is the one of bench_protocols.test_spd_solve_11
+        grams, rhs = [], []
+        for i in range(size):
+            rng = np.random.default_rng(11 + i)
+            design = rng.normal(size=(300, SOLVE_DIMENSION))
+            design *= rng.uniform(0.1, 30, size=SOLVE_DIMENSION)
+            grams.append(design.T @ design)
+            rhs.append(rng.normal(size=SOLVE_DIMENSION))
+        return np.stack(grams), np.stack(rhs)
     return rng.integers(0, 2**31, size), rng.integers(0, 2**31, size)
 
 
@@ -220,7 +233,7 @@ def _plain_result(op: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         expected = x * y
     elif op == "reciprocal":
         expected = 1 / x
-    elif op == "sqrt":
+    elif op in {"sqrt", "sqrt_scalar"}:
         expected = np.sqrt(x)
     elif op == "solve":
         expected = np.linalg.solve(x, y[..., None]).reshape(-1)
@@ -233,7 +246,7 @@ def _party(op: str, size: int) -> None:
     from mpyc.runtime import mpc
 
     x_plain, y_plain = _plain_inputs(op, size)
-    if op in {"trunc", "reciprocal", "sqrt"}:
+    if op in _FXP_OPS:
         stype: Any = mpc.SecFxp(*FXP)
     elif op == "solve":
         stype = mpc.SecFxp(*FXP_SOLVE)
@@ -247,15 +260,17 @@ def _party(op: str, size: int) -> None:
         await mpc.start()
         x = mpc.input(stype.array(x_plain), senders=0)
         y = mpc.input(stype.array(y_plain), senders=other)
-        if op == "sqrt":
+        if op == "sqrt_scalar":
             x = mpc.np_tolist(x)
-        await mpc.barrier()
+        # await values, never mpc.barrier() (it busy-polls; see the module docstring)
+        await mpc.gather(x, y)
         await mpc.transfer(mpc.pid)  # all parties start the clock together
         start = time.perf_counter()
         result = _operation(mpc, op, x, y)
         if op == "open":
             result = await result
-        await mpc.barrier()
+        else:
+            await mpc.gather(result)  # this party's result shares are ready
         seconds = time.perf_counter() - start
         error = await _error(mpc, op, result, x_plain, y_plain)
         report = {"party": mpc.pid, "op": op, "size": size, "seconds": seconds}
@@ -275,12 +290,32 @@ def _operation(mpc: Any, op: str, x: Any, y: Any) -> Any:
     if op == "reciprocal":
         return 1 / x  # np.reciprocal(x) would be the field inverse (mpc.np_reciprocal)
     if op == "sqrt":
+        return _fsqrt_array(mpc, x)
+    if op == "sqrt_scalar":
         from mpyc.statistics import _fsqrt
 
         return [_fsqrt(a) for a in x]
     if op == "solve":
         return [_gauss_solve(mpc, x[i], y[i]) for i in range(x.shape[0])]
     return mpc.output(x)  # open
+
+
+def _fsqrt_array(mpc: Any, a: Any) -> Any:
+    """``mpyc.statistics._fsqrt`` for a secure fixed-point array: its algorithm, elementwise.
+
+    MPyC's function reads ``type(a).bit_length``, which array types lack, so it only takes
+    scalars. Same steps: from the top bit down, keep h = r + 2^-i when h * h <= a.
+    """
+    sectype = type(a).sectype
+    f = sectype.frac_length
+    e = (sectype.bit_length + f - 1) // 2
+    r = a * 0
+    j = 2.0 ** (e - f)
+    for _ in range(e + 1):
+        h = r + j
+        r = mpc.np_where(h * h <= a, h, r)
+        j /= 2
+    return r
 
 
 def _gauss_solve(mpc: Any, a: Any, b: Any) -> Any:
@@ -312,11 +347,11 @@ def _gauss_solve(mpc: Any, a: Any, b: Any) -> Any:
 
 
 async def _error(mpc: Any, op: str, result: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """Largest absolute error of the opened result against numpy (not timed)."""
+    """Error of the opened result against numpy (not timed); see :class:`MpycRun`."""
     expected = _plain_result(op, x, y)
     if op == "open":
         opened: Any = result
-    elif op == "sqrt":
+    elif op == "sqrt_scalar":
         opened = await mpc.output(result)
     elif op == "solve":
         opened = [await mpc.output(r) for r in result]

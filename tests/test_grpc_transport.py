@@ -1,28 +1,37 @@
-"""The protocols over real gRPC with mutual TLS: in one event loop, and across processes."""
+"""The protocols over real gRPC with mutual TLS: in one event loop and across processes, with
+certificates from another CA, impostors, aborted sessions and a party killed mid-session."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
-import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
 
-from mpcstats import PartyUnavailableError
+from mpcstats import ChannelClosedError, MpcStatsError, PartyUnavailableError, ProtocolError
 from mpcstats import protocols as P
+from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
-from mpcstats.transport.grpc_channel import GrpcNetwork
+from mpcstats.transport.grpc_channel import GrpcNetwork, decode_tensor, encode_tensor
 from mpcstats.transport.pki import Identity, create_ca, issue
-from mpcstats.v1 import peer_pb2
+
+T = TypeVar("T")
 
 NAMES = ["hosp_a", "hosp_b", "hosp_c"]
-X = np.array([5, -3, 0, 2**31 - 1, 12], dtype=np.int64)
-Y = np.array([4, -3, 1, 2**31 - 1, 13], dtype=np.int64)
+LOOPBACK = "127.0.0.1:0"
+X = np.array([5, -3, 0, 2**31 - 1, 12, -(2**31) + 1], dtype=np.int64)
+Y = np.array([4, -3, 1, 2**31 - 1, 13, 7], dtype=np.int64)
+EXPECTED = [
+    [int(a) * int(b) for a, b in zip(X, Y, strict=True)],
+    [int(a < b) for a, b in zip(X, Y, strict=True)],
+]
 
 
 def _pki(folder: Path) -> list[Identity]:
@@ -30,78 +39,218 @@ def _pki(folder: Path) -> list[Identity]:
     return [issue(ca, name) for name in NAMES]
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 async def _program(session: Session) -> list[list[int]]:
+    """Inputs of two owners, a product and a comparison, opened to all."""
     await session.setup()
     x = await P.input(session, X if session.party == 0 else None, owner=0, bits=32)
     y = await P.input(session, Y if session.party == 1 else None, owner=1, bits=32)
-    opened = [
-        await P.open(session, await P.mul(session, x, y)),
-        await P.open(session, await P.lt(session, x, y)),
-        await P.open(session, await P.eq(session, x, y)),
+    products = await P.open(session, await P.mul(session, x, y))
+    less = await P.open(session, await P.lt(session, x, y))
+    return [[int(v) for v in products], [int(v) for v in less]]
+
+
+async def _federation(
+    identities: list[Identity], timeout: float = 10.0
+) -> tuple[list[GrpcNetwork], list[BaseException | None]]:
+    """Networks for ``identities`` (by index) on loopback port 0, started and connected."""
+    networks = [
+        GrpcNetwork(i, NAMES, identity, listen=LOOPBACK, timeout=timeout)
+        for i, identity in enumerate(identities)
     ]
-    return [[int(v) for v in values] for values in opened]
-
-
-EXPECTED = [
-    [int(a) * int(b) for a, b in zip(X, Y, strict=True)],
-    [int(a < b) for a, b in zip(X, Y, strict=True)],
-    [int(a == b) for a, b in zip(X, Y, strict=True)],
-]
-
-
-async def _networks(identities: list[Identity], timeout: float = 10.0) -> list[GrpcNetwork]:
-    ports = _free_ports(3)
+    ports = [await network.start() for network in networks]
     addresses = [f"127.0.0.1:{port}" for port in ports]
-    networks = [GrpcNetwork(i, NAMES, addresses, identities[i], timeout=timeout) for i in range(3)]
-    for network in networks:
-        await network.start()
-    return networks
+    outcomes = await asyncio.gather(
+        *(network.connect(addresses) for network in networks), return_exceptions=True
+    )
+    return networks, list(outcomes)
+
+
+async def _error(awaitable: Awaitable[Any]) -> MpcStatsError:
+    """The error ``awaitable`` raises; the test fails if it returns."""
+    with pytest.raises(MpcStatsError) as caught:
+        await awaitable
+    return caught.value
+
+
+def _run(identities: list[Identity], body: Callable[[list[GrpcNetwork]], Awaitable[T]]) -> T:
+    """Start and connect a federation, run ``body`` on it, always close it."""
+
+    async def main() -> T:
+        networks, outcomes = await _federation(identities)
+        try:
+            assert outcomes == [None] * len(networks)
+            return await body(networks)
+        finally:
+            await asyncio.gather(*(network.close() for network in networks))
+
+    return asyncio.run(main())
+
+
+def test_tensors_keep_values_shapes_and_the_fields_fixed_width() -> None:
+    for bits in (127, 256):
+        prime = PrimeField.with_bits(bits)
+        values = prime.array([[0, 1, -1], [2**100, -(2**90), 7]])
+        tensor = encode_tensor(values, prime)
+        assert len(tensor.data) == 6 * prime.width  # the size never depends on the values
+        decoded = decode_tensor(tensor, prime)
+        assert decoded.dtype == object and decoded.shape == (2, 3)
+        assert decoded.tolist() == values.tolist()
+    gf = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert np.array_equal(decode_tensor(encode_tensor(gf, prime), prime), gf)
+    empty = decode_tensor(encode_tensor(prime.zeros((0,)), prime), prime)
+    assert empty.shape == (0,)
+    with pytest.raises(ValueError, match="disagree on the modulus"):
+        narrow = PrimeField.with_bits(127)
+        decode_tensor(encode_tensor(narrow.array([1, 2]), narrow), prime)
 
 
 def test_protocols_run_over_mutual_tls_in_one_event_loop(tmp_path: Path) -> None:
-    async def main() -> list[Any]:
-        networks = await _networks(_pki(tmp_path))
+    async def body(networks: list[GrpcNetwork]) -> list[Any]:
+        # concurrent sessions on the same networks stay isolated by their ids
+        sessions = [
+            Session(i, 3, network.channel(study))
+            for study in ("study-1", "study-2", "study-3")
+            for i, network in enumerate(networks)
+        ]
+        return await asyncio.gather(*(_program(s) for s in sessions))
+
+    assert _run(_pki(tmp_path), body) == [EXPECTED] * 9
+
+
+def test_a_closed_session_stops_at_every_party_and_others_continue(tmp_path: Path) -> None:
+    async def body(networks: list[GrpcNetwork]) -> tuple[list[MpcStatsError], list[Any]]:
+        doomed = [network.channel("doomed") for network in networks]
+        waiting = [asyncio.ensure_future(_error(doomed[i].receive(0, 1))) for i in (1, 2)]
+        await doomed[0].close("the analyst withdrew")
+        errors = await asyncio.gather(*waiting)
+        others = [Session(i, 3, network.channel("other")) for i, network in enumerate(networks)]
+        return errors, await asyncio.gather(*(_program(s) for s in others))
+
+    errors, results = _run(_pki(tmp_path), body)
+    assert all(isinstance(e, ChannelClosedError) for e in errors)
+    assert all("party 0 stopped the session: the analyst withdrew" in str(e) for e in errors)
+    assert results == [EXPECTED] * 3
+
+
+def test_a_party_that_leaves_in_order_still_delivers_what_it_sent(tmp_path: Path) -> None:
+    shares = np.arange(4, dtype=np.uint8)
+
+    async def body(networks: list[GrpcNetwork]) -> list[Any]:
+        await networks[2].channel("study").send(0, 1, [shares])
+        channel = networks[0].channel("study")
+        from_1 = asyncio.ensure_future(channel.receive(1, 1))
+        from_2 = asyncio.ensure_future(_error(channel.receive(2, 2)))  # 2 never sends it
+        await asyncio.sleep(0)
+        await networks[2].close()
+        sent_before = await channel.receive(2, 1)
+        await networks[1].channel("study").send(0, 1, [shares[::-1].copy()])
+        return [sent_before, await from_1, await from_2]
+
+    sent_before, from_1, from_2 = _run(_pki(tmp_path), body)
+    assert np.array_equal(sent_before[0], shares) and np.array_equal(from_1[0], shares[::-1])
+    assert isinstance(from_2, PartyUnavailableError) and from_2.party == 2
+    assert "closed its network" in str(from_2)
+
+
+def test_a_restarted_party_rejoins_for_new_sessions(tmp_path: Path) -> None:
+    identities = _pki(tmp_path)
+
+    async def restart(networks: list[GrpcNetwork], party: int, listen: str) -> None:
+        await networks[party].close()
+        networks[party] = GrpcNetwork(party, NAMES, identities[party], listen=listen)
+        await networks[party].start()
+        addresses = [f"127.0.0.1:{network.port}" for network in networks]
+        await asyncio.gather(*(network.connect(addresses) for network in networks))
+
+    async def body(networks: list[GrpcNetwork]) -> list[Any]:
+        results = []
+        for study, party in (("after-2", 2), ("after-0", 0)):  # 2 dials its peers, 0 is dialled
+            await restart(networks, party, f"127.0.0.1:{networks[party].port}")
+            sessions = [Session(i, 3, network.channel(study)) for i, network in enumerate(networks)]
+            results += await asyncio.gather(*(_program(s) for s in sessions))
+        return results
+
+    assert _run(identities, body) == [EXPECTED] * 6
+
+
+def test_a_silent_peer_is_named_after_the_timeout(tmp_path: Path) -> None:
+    async def main() -> MpcStatsError:
+        networks, _ = await _federation(_pki(tmp_path), timeout=0.5)
         try:
-            sessions = [Session(i, 3, net.channel("study-1")) for i, net in enumerate(networks)]
-            first = await asyncio.gather(*(_program(s) for s in sessions))
-            # a second, concurrent pair of sessions on the same networks stays isolated
-            again = [Session(i, 3, net.channel("study-2")) for i, net in enumerate(networks)]
-            other = [Session(i, 3, net.channel("study-3")) for i, net in enumerate(networks)]
-            both = await asyncio.gather(*(_program(s) for s in again + other))
-            return [*first, *both]
+            return await _error(networks[0].channel("study").receive(2, 7))
         finally:
-            await asyncio.gather(*(net.close() for net in networks))
+            await asyncio.gather(*(network.close() for network in networks))
 
-    assert all(result == EXPECTED for result in asyncio.run(main()))
+    error = asyncio.run(main())
+    assert isinstance(error, PartyUnavailableError) and error.party == 2
+    assert "round 7 within 0.5 s" in str(error)
 
 
-def _party_process(
-    index: int, identity: Identity, addresses: list[str], results: Any, crash_after_input: bool
+@pytest.mark.parametrize("intruder", [0, 2], ids=["honest-parties-dial-it", "it-dials"])
+def test_a_certificate_from_another_ca_fails_the_handshake(tmp_path: Path, intruder: int) -> None:
+    identities = _pki(tmp_path / "federation")
+    rogue_ca = create_ca(tmp_path / "rogue", "rogue CA")
+    identities[intruder] = issue(rogue_ca, NAMES[intruder])
+
+    async def main() -> list[BaseException | None]:
+        networks, outcomes = await _federation(identities, timeout=2.0)
+        await asyncio.gather(*(network.close() for network in networks))
+        return outcomes
+
+    outcomes = asyncio.run(main())
+    for i, outcome in enumerate(outcomes):
+        assert isinstance(outcome, PartyUnavailableError), outcome
+        if i != intruder:  # nobody links with the intruder, and they say who it is
+            assert outcome.party == intruder
+    assert "CERTIFICATE_VERIFY_FAILED" in str(outcomes[1 if intruder == 0 else intruder])
+
+
+@pytest.mark.parametrize(
+    ("certificate", "refusal"),
+    [("hosp_b", "PERMISSION_DENIED"), ("mallory", "UNAUTHENTICATED")],
+    ids=["another-partys-name", "a-name-outside-the-federation"],
+)
+def test_a_peer_claiming_another_identity_is_refused(
+    tmp_path: Path, certificate: str, refusal: str
 ) -> None:
+    ca = create_ca(tmp_path)
+    identities = [issue(ca, name) for name in NAMES]
+    # party 2's process holds a valid certificate of the federation's CA with another name
+    identities[2] = dataclasses.replace(issue(ca, certificate, tmp_path / "x"), name="hosp_c")
+
+    async def main() -> list[BaseException | None]:
+        networks, outcomes = await _federation(identities, timeout=2.0)
+        await asyncio.gather(*(network.close() for network in networks))
+        return outcomes
+
+    honest_a, honest_b, impostor = asyncio.run(main())
+    assert isinstance(impostor, PartyUnavailableError)
+    assert refusal in str(impostor) and repr(certificate) in str(impostor)
+    for honest in (honest_a, honest_b):
+        assert isinstance(honest, PartyUnavailableError) and honest.party == 2
+
+
+# across processes -----------------------------------------------------------------------------
+def _party_process(
+    index: int, identity: Identity, addresses: Any, results: Any, crash: bool
+) -> None:
+    """One hospital's daemon: listen on port 0, report the port, connect, compute."""
+
     async def main() -> None:
-        network = GrpcNetwork(index, NAMES, addresses, identity, timeout=8.0)
-        await network.start()
+        network = GrpcNetwork(index, NAMES, identity, listen=LOOPBACK, timeout=8.0)
+        results.put(("port", index, await network.start()))
         try:
+            await network.connect(addresses.get(timeout=30))
             session = Session(index, 3, network.channel("study"))
-            if crash_after_input:
+            started = time.monotonic()
+            if crash:
                 await session.setup()
                 await P.input(session, X if index == 0 else None, owner=0, bits=32)
                 os._exit(1)  # the hospital's daemon dies mid-session
-            started = time.monotonic()
             try:
-                results.put((index, await _program(session), None, 0.0))
+                results.put(("done", index, await _program(session), None, 0.0))
             except PartyUnavailableError as error:
-                results.put((index, None, error.party, time.monotonic() - started))
+                results.put(("done", index, None, error.party, time.monotonic() - started))
         finally:
             await network.close()
 
@@ -110,84 +259,49 @@ def _party_process(
 
 def _run_processes(tmp_path: Path, crash: int | None) -> list[tuple[Any, ...]]:
     identities = _pki(tmp_path)
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(3)]
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
+    inboxes = [context.Queue() for _ in NAMES]
     processes = [
         context.Process(
-            target=_party_process, args=(i, identities[i], addresses, results, i == crash)
+            target=_party_process, args=(i, identities[i], inboxes[i], results, i == crash)
         )
-        for i in range(3)
+        for i in range(len(NAMES))
     ]
     for process in processes:
         process.start()
-    expected = 3 if crash is None else 2
-    collected = [results.get(timeout=60) for _ in range(expected)]
-    for process in processes:
-        process.join(timeout=30)
-    return sorted(collected, key=lambda item: item[0])
+    try:
+        ports = dict(results.get(timeout=30)[1:] for _ in processes)
+        addresses = [f"127.0.0.1:{ports[i]}" for i in range(len(NAMES))]
+        for inbox in inboxes:
+            inbox.put(addresses)
+        survivors = len(NAMES) - (crash is not None)
+        done = [results.get(timeout=30)[1:] for _ in range(survivors)]
+    finally:
+        for process in processes:
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()
+    return sorted(done, key=lambda item: item[0])
 
 
 def test_three_daemon_processes_compute_together(tmp_path: Path) -> None:
-    outputs = _run_processes(tmp_path, crash=None)
-    assert [output[1] for output in outputs] == [EXPECTED] * 3
+    outcomes = _run_processes(tmp_path, crash=None)
+    assert [outcome[1] for outcome in outcomes] == [EXPECTED] * 3
 
 
 def test_a_killed_party_is_named_by_the_others_within_10_seconds(tmp_path: Path) -> None:
-    outputs = _run_processes(tmp_path, crash=2)
-    assert [output[0] for output in outputs] == [0, 1]
-    assert all(output[2] == 2 and output[3] < 10 for output in outputs)
+    outcomes = _run_processes(tmp_path, crash=2)
+    assert [outcome[0] for outcome in outcomes] == [0, 1]
+    assert all(outcome[2] == 2 and outcome[3] < 10 for outcome in outcomes), outcomes
 
 
-def test_a_certificate_from_another_ca_is_refused(tmp_path: Path) -> None:
-    async def main() -> tuple[list[PartyUnavailableError], dict[int, str]]:
-        honest = _pki(tmp_path / "federation")
-        rogue = issue(create_ca(tmp_path / "rogue", "rogue CA"), "hosp_c", tmp_path / "rogue")
-        networks = await _networks(honest, timeout=2.0)
-        addresses = [f"127.0.0.1:{n.port}" for n in networks]
-        intruder = GrpcNetwork(2, NAMES, addresses, rogue, listen="127.0.0.1:0", timeout=2.0)
-        await intruder.start()
-        try:
-            for peer in (0, 1):
-                frame = peer_pb2.PeerFrame(session_id="study", round=1, sender=2)
-                await intruder.send(peer, frame)
-            errors = []
-            for net in networks[:2]:
-                with pytest.raises(PartyUnavailableError) as caught:
-                    await net.receive("study", 2, 1)
-                errors.append(caught.value)
-            return errors, dict(intruder._gone)
-        finally:
-            await asyncio.gather(*(net.close() for net in [*networks, intruder]))
+def test_malformed_shares_are_a_protocol_error_naming_the_sender(tmp_path: Path) -> None:
+    async def body(networks: list[GrpcNetwork]) -> MpcStatsError:
+        wide = PrimeField.with_bits(256)
+        await networks[1].channel("study", wide).send(0, 1, [wide.array([1, 2])])
+        return await _error(networks[0].channel("study").receive(1, 1))
 
-    errors, refused = asyncio.run(main())
-    assert [e.party for e in errors] == [2, 2]  # nothing the intruder sent was delivered
-    assert set(refused) == {0, 1} and all("TLS was refused" in r for r in refused.values())
-
-
-def test_a_peer_presenting_another_partys_name_is_refused(tmp_path: Path) -> None:
-    async def main() -> dict[int, str]:
-        identities = _pki(tmp_path)
-        networks = await _networks(identities, timeout=3.0)
-        # party 2's process holds hosp_b's certificate and claims to be party 2
-        impostor = GrpcNetwork(
-            2,
-            NAMES,
-            [f"127.0.0.1:{n.port}" for n in networks],
-            identities[1],
-            listen="127.0.0.1:0",
-            timeout=3.0,
-        )
-        await impostor.start()
-        try:
-            await impostor.send(0, peer_pb2.PeerFrame(session_id="study", round=1, sender=2))
-            for _ in range(30):
-                await asyncio.sleep(0.1)
-                if impostor._gone:
-                    break
-            return dict(impostor._gone)
-        finally:
-            await asyncio.gather(*(net.close() for net in [*networks, impostor]))
-
-    gone = asyncio.run(main())
-    assert any("PERMISSION_DENIED" in reason for reason in gone.values()), gone
+    error = _run(_pki(tmp_path), body)
+    assert isinstance(error, ProtocolError) and not isinstance(error, PartyUnavailableError)
+    assert "party 1 sent a malformed message for round 1" in str(error)

@@ -1,107 +1,183 @@
 """Party-to-party transport over gRPC with mutual TLS.
 
-A :class:`GrpcNetwork` is one party's endpoint, shared by all its sessions:
+A :class:`GrpcNetwork` is one party's endpoint, shared by all its sessions; a
+:class:`GrpcChannel` is the :class:`~mpcstats.transport.channel.Channel` of one session on it.
 
-- a ``grpc.aio`` server receives every peer's frames on one client stream per peer;
-- one outgoing stream per peer carries this party's frames;
-- :class:`GrpcChannel` is the :class:`~mpcstats.transport.channel.Channel` of one session on it.
-
-Identity is the certificate: the server requires a client certificate from the federation's CA
-and maps its common name to a party index. A frame claiming another sender is refused with
-PERMISSION_DENIED, and a name outside the federation with UNAUTHENTICATED. Clients verify the
-peer server's certificate against the peer's configured name. When a peer's stream breaks, every
-receive waiting on that peer fails at once with a :class:`~mpcstats.PartyUnavailableError`
-naming it; a silent peer is named after the timeout.
+- Two parties share one bidirectional stream (``mpcstats.v1.PeerExchange.Connect``), dialled by
+  the party with the higher index: one TLS connection per pair, and both ends notice at once
+  when it breaks. Frames of concurrent sessions share it, told apart by session id.
+- Identity is the certificate. A party's server requires a client certificate from the
+  federation's CA, and the connecting party's Hello must claim the index the configuration gives
+  the certificate's common name; a dialling party verifies that the server's certificate names
+  the peer it meant to reach. Both sides check that they configure the same federation.
+- Every session involves all parties of the network, so when a peer's stream breaks every
+  session in progress fails at once with a :class:`~mpcstats.PartyUnavailableError` naming that
+  peer, whichever peer each receive was waiting for; a silent peer is named after the timeout.
+  A party that closes its network says Goodbye last: what it sent still arrives and counts, and
+  only receives still waiting for it fail, so parties that finish a session early may leave.
+- Shares travel as typed tensors at the field's fixed width, so a message's size depends on its
+  shape only, and received elements are checked to lie in the field.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import numpy as np
 
-from mpcstats._errors import ChannelClosedError, PartyUnavailableError
+from mpcstats._errors import (
+    ChannelClosedError,
+    ConfigurationError,
+    MpcStatsError,
+    PartyUnavailableError,
+    ProtocolError,
+)
+from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
+from mpcstats.transport._proto.v1 import peer_pb2, peer_pb2_grpc
 from mpcstats.transport.channel import Channel, Payload
 from mpcstats.transport.pki import Identity
-from mpcstats.v1 import peer_pb2, peer_pb2_grpc
 
-__all__ = ["GrpcChannel", "GrpcNetwork"]
+__all__ = ["MAX_MESSAGE", "GrpcChannel", "GrpcNetwork", "decode_tensor", "encode_tensor"]
 
 log = logging.getLogger("mpcstats.transport")
 
 MAX_MESSAGE = 256 * 1024 * 1024
-_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
+_KEEPALIVE = [  # notice a peer whose machine vanished without closing its connection
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
 ]
-_SERVER_OPTIONS = [*_OPTIONS, ("grpc.http2.min_ping_interval_without_data_ms", 5_000)]
+_COMMON = [
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    *_KEEPALIVE,
+]
+_SERVER_OPTIONS = [*_COMMON, ("grpc.http2.min_ping_interval_without_data_ms", 5_000)]
+_CLIENT_OPTIONS = [  # peers start in any order: retry a peer that is not up yet, briskly
+    *_COMMON,
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
+_RETRY_INTERVAL = 0.2
+_GRACE = 1.0  # how long a closing party waits for a peer to end a stream in turn
+_STREAM_ERRORS = (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError)
+
+_Frame = peer_pb2.PeerFrame
+_Failure = Callable[[], MpcStatsError]  # makes a stopped session's error, afresh each time
+_Key = tuple[str, int, int]  # (session id, sender, round)
 
 
-def encode_tensor(array: np.ndarray) -> peer_pb2.Tensor:
-    """Shares as a typed Tensor: GF(2^8) bytes, or GF(p) fixed-width little-endian integers."""
+# wire format ----------------------------------------------------------------------------------
+def encode_tensor(array: np.ndarray, prime: PrimeField) -> peer_pb2.Tensor:
+    """GF(2^8) shares as raw bytes; anything else as elements of ``prime`` at its fixed width."""
     if array.dtype == np.uint8:
         return peer_pb2.Tensor(
-            kind=peer_pb2.Tensor.GF256, shape=array.shape, width=1, data=array.tobytes()
+            kind=peer_pb2.Tensor.GF256, shape=array.shape, data=array.tobytes(), width=1
         )
-    flat = [int(v) for v in np.ravel(array)]
-    width = max((max(flat, default=0).bit_length() + 7) // 8, 1)
-    data = b"".join(v.to_bytes(width, "little") for v in flat)
-    return peer_pb2.Tensor(kind=peer_pb2.Tensor.PRIME, shape=array.shape, width=width, data=data)
+    return peer_pb2.Tensor(
+        kind=peer_pb2.Tensor.PRIME,
+        shape=array.shape,
+        data=prime.to_bytes(array),
+        width=prime.width,
+    )
 
 
-def decode_tensor(tensor: peer_pb2.Tensor) -> np.ndarray:
+def decode_tensor(tensor: peer_pb2.Tensor, prime: PrimeField) -> np.ndarray:
+    """The array a tensor carries; raises ValueError when it is malformed or outside the field."""
     shape = tuple(tensor.shape)
-    count = int(np.prod(shape, dtype=np.int64))
-    if len(tensor.data) != count * tensor.width:
-        raise ValueError("a tensor's data does not match its shape")
     if tensor.kind == peer_pb2.Tensor.GF256:
+        if tensor.width != 1 or len(tensor.data) != int(np.prod(shape, dtype=np.int64)):
+            raise ValueError("a GF(2^8) tensor does not match its shape")
         return np.frombuffer(tensor.data, dtype=np.uint8).reshape(shape).copy()
-    width, data = tensor.width, tensor.data
-    out = np.empty(count, dtype=object)
-    out[:] = [int.from_bytes(data[i * width : (i + 1) * width], "little") for i in range(count)]
-    return out.reshape(shape)
+    if tensor.kind != peer_pb2.Tensor.PRIME:
+        raise ValueError(f"unknown tensor kind {tensor.kind}")
+    if tensor.width != prime.width:
+        raise ValueError(
+            f"field elements of {tensor.width} bytes where this session's field has "
+            f"{prime.width}: the parties disagree on the modulus"
+        )
+    return prime.from_bytes(tensor.data, shape)
+
+
+# network --------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class _Link:
+    """The live stream to one peer, whichever side dialled it; writes are serialised."""
+
+    peer: int
+    write: Callable[[_Frame], Awaitable[None]]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class _PeerRejectedError(Exception):
+    """A peer broke the wire protocol or is not who it claims; its stream ends with ``code``."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
-    """One party's gRPC endpoint for all its sessions."""
+    """One party's gRPC endpoint for all its sessions.
+
+    >>> network = GrpcNetwork(0, ["hosp_a", "hosp_b", "hosp_c"], identity, listen="0.0.0.0:7000")
+    >>> await network.start()            # the bound port (listen may ask for port 0)
+    >>> await network.connect(addresses) # every party's host:port, by index
+    >>> session = Session(0, 3, network.channel("study-42"))
+    """
 
     def __init__(
         self,
         party: int,
         names: Sequence[str],
-        addresses: Sequence[str],
         identity: Identity,
         *,
-        listen: str | None = None,
+        listen: str,
         timeout: float = 30.0,
     ) -> None:
-        self.party, self.names, self.addresses = party, list(names), list(addresses)
-        self.n = len(self.names)
-        self.identity, self.timeout = identity, timeout
-        self.listen = listen or self.addresses[party]
-        self._boxes: dict[tuple[str, int, int], asyncio.Future[Payload]] = {}
-        self._gone: dict[int, str] = {}  # peers whose stream broke, and why
-        self._aborted: dict[str, str] = {}  # sessions stopped by a party, and why
-        self._outgoing: dict[int, asyncio.Queue[peer_pb2.PeerFrame | None]] = {}
-        self._calls: list[asyncio.Task[Any]] = []
-        self._channels: list[grpc.aio.Channel] = []
-        self._server: grpc.aio.Server | None = None
+        self.party, self.names, self.n = party, list(names), len(names)
+        _check_configuration(party, self.names, identity)
+        self.identity, self.listen, self.timeout = identity, listen, timeout
         self.port = 0
+        self._server: Any = None  # grpc.aio.Server once started
+        self._links: dict[int, _Link] = {}
+        self._lost: dict[int, str] = {}  # why each unlinked peer is unavailable
+        self._dials: dict[int, asyncio.Task[None]] = {}  # opening or serving a peer's link
+        self._dialling: set[asyncio.Task[None]] = set()  # every dial task still running
+        self._linked = asyncio.Event()  # set whenever links or dials change
+        self._boxes: dict[_Key, asyncio.Future[_Frame]] = {}
+        self._sessions: weakref.WeakValueDictionary[str, GrpcChannel] = (
+            weakref.WeakValueDictionary()
+        )
+        self._stopped: dict[str, _Failure] = {}
+        self._closed = False
+        self._closing = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"GrpcNetwork(party={self.names[self.party]!r}, port={self.port})"
 
-    # server ----------------------------------------------------------------------------------
+    def channel(self, session_id: str, prime: PrimeField | None = None) -> GrpcChannel:
+        """The channel of a new session; ``prime`` must be the session's field (default: the
+        default field of :class:`~mpcstats.protocols.session.Session`)."""
+        if session_id in self._sessions or session_id in self._stopped:
+            raise ConfigurationError(f"session id {session_id!r} is already in use")
+        channel = GrpcChannel(self, session_id, prime or PrimeField.with_bits(DEFAULT_MODULUS_BITS))
+        self._sessions[session_id] = channel
+        return channel
+
+    # lifecycle --------------------------------------------------------------------------------
     async def start(self) -> int:
-        """Listen (port 0 picks a free port); returns the bound port."""
+        """Listen, requiring client certificates from the federation's CA; returns the port."""
         ca, key, cert = self.identity.credentials()
         credentials = grpc.ssl_server_credentials(
             [(key, cert)], root_certificates=ca, require_client_auth=True
@@ -112,161 +188,379 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         await self._server.start()
         return self.port
 
-    async def Deliver(  # noqa: N802 - the RPC's name in the proto
-        self, request_iterator: AsyncIterator[peer_pb2.PeerFrame], context: grpc.aio.ServicerContext
-    ) -> peer_pb2.DeliveryReceipt:
-        sender = await self._authenticate(context)
-        frames = 0
-        try:
-            async for frame in request_iterator:
-                if frame.sender != sender:
-                    await context.abort(
-                        grpc.StatusCode.PERMISSION_DENIED,
-                        f"the certificate names party {self.names[sender]!r} but the frame "
-                        f"claims party {frame.sender}",
-                    )
-                self._accept(sender, frame)
-                frames += 1
-        except (asyncio.CancelledError, grpc.aio.AioRpcError) as error:
-            self._peer_lost(sender, f"its stream broke ({type(error).__name__})")
-            raise
-        self._peer_lost(sender, "it closed its stream")
-        return peer_pb2.DeliveryReceipt(frames=frames)
+    async def connect(self, addresses: Sequence[str]) -> None:
+        """Link to every peer: dial the lower indices (at ``addresses[i]``, host:port) and await
+        the higher ones, which may start later. Raises PartyUnavailableError naming the first
+        peer not linked within the timeout, with the reason (refusal, TLS error) when known."""
+        if len(addresses) != self.n:
+            raise ConfigurationError(f"{self.n} parties need {self.n} addresses")
+        for peer in range(self.party):
+            dial = self._dials.get(peer)
+            if peer not in self._links and (dial is None or dial.done()):
+                dial = self._dials[peer] = asyncio.ensure_future(self._dial(peer, addresses[peer]))
+                self._dialling.add(dial)
+                dial.add_done_callback(self._dialling.discard)
+        await self._await_links()
+        for peer in self._peers():
+            if peer not in self._links:
+                detail = self._lost.get(peer, f"no connection within {self.timeout:g} s")
+                raise PartyUnavailableError(peer, detail)
 
-    async def _authenticate(self, context: grpc.aio.ServicerContext) -> int:
-        names = context.auth_context().get("x509_common_name", [])
-        name = names[0].decode() if names else ""
-        if name not in self.names or self.names.index(name) == self.party:
-            await context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                f"certificate {name or '(none)'!r} is not a peer of "
-                f"party {self.names[self.party]!r}",
+    async def close(self) -> None:
+        """Stop every session here, say Goodbye to every peer, end the streams and the server.
+
+        Frames sent before still reach the peers; a peer that does not end its stream in turn
+        within a second is cut off.
+        """
+        self._closed = True
+        stop = functools.partial(ChannelClosedError, f"party {self.party} closed its network")
+        for session_id in self._live_sessions():
+            self._stop(session_id, stop)
+        self._closing.set()
+        dials = list(self._dialling)
+        if dials:
+            await asyncio.wait(dials, timeout=2 * _GRACE)
+            for dial in dials:
+                dial.cancel()
+            await asyncio.gather(*dials, return_exceptions=True)
+        if self._server is not None:
+            await self._server.stop(_GRACE)
+
+    def _peers(self) -> list[int]:
+        return [peer for peer in range(self.n) if peer != self.party]
+
+    async def _await_links(self) -> None:
+        """Until every peer is linked, or its dial gave up, or the timeout passes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+
+        def waiting() -> bool:
+            dialling = any(
+                peer not in self._links and not self._dials[peer].done()
+                for peer in range(self.party)
+                if peer in self._dials
             )
-        return self.names.index(name)
+            awaited = any(peer not in self._links for peer in range(self.party + 1, self.n))
+            return dialling or (awaited and loop.time() < deadline)
 
-    def _accept(self, sender: int, frame: peer_pb2.PeerFrame) -> None:
-        if frame.abort:
-            self._abort_local(frame.session_id, f"party {sender} stopped: {frame.abort}")
+        while waiting():
+            self._linked.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._linked.wait(), max(deadline - loop.time(), 0.05))
+
+    # links ------------------------------------------------------------------------------------
+    def _hello(self) -> _Frame:
+        return _Frame(sender=self.party, hello=peer_pb2.Hello(parties=self.names))
+
+    def _link(self, link: _Link) -> None:
+        """Make ``link`` the peer's stream; a peer that connects again replaces its old one."""
+        old = self._links.get(link.peer)
+        if old is not None:
+            self._lose(old, "it connected again")
+        self._links[link.peer] = link
+        self._lost.pop(link.peer, None)
+        self._linked.set()
+
+    def _unlink(self, link: _Link, reason: str) -> bool:
+        """Retire ``link`` if it is still the peer's stream; False if it was already."""
+        if self._links.get(link.peer) is not link:
+            return False
+        del self._links[link.peer]
+        if link.peer < self.party:  # its dial task is ending: connect() may dial again
+            self._dials.pop(link.peer, None)
+        self._lost[link.peer] = reason
+        self._linked.set()
+        return True
+
+    def _lose(self, link: _Link, reason: str) -> None:
+        """The peer's stream ended without a Goodbye, so the peer failed: every session in
+        progress fails, naming it."""
+        if not self._unlink(link, reason):
             return
-        box = self._box(frame.session_id, sender, frame.round)
+        if not self._closed:
+            log.warning("party %d (%s) unavailable: %s", link.peer, self.names[link.peer], reason)
+        failure = functools.partial(PartyUnavailableError, link.peer, reason)
+        for session_id in self._live_sessions():
+            self._stop(session_id, failure)
+
+    def _depart(self, link: _Link) -> None:
+        """The peer closed in order: what it sent stays; receives still waiting for it fail."""
+        reason = "it closed its network"
+        if not self._unlink(link, reason):
+            return
+        waiting = [k for k, box in self._boxes.items() if k[1] == link.peer and not box.done()]
+        for key in waiting:
+            self._boxes.pop(key).set_exception(PartyUnavailableError(link.peer, reason))
+
+    async def _run(
+        self,
+        link: _Link,
+        read: Callable[[], Awaitable[Any]],
+        half_close: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        """Serve a linked stream until it ends; if this party closes first, say Goodbye and
+        end it in order. The dialling side half-closes and waits for the peer to end it."""
+        reader = asyncio.ensure_future(self._serve(link, read))
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait([reader, closing], return_when=asyncio.FIRST_COMPLETED)
+            if reader.done():
+                return await reader  # raises _PeerRejectedError when the peer broke the protocol
+            with contextlib.suppress(PartyUnavailableError):
+                await self._write(link, _Frame(sender=self.party, goodbye=peer_pb2.Goodbye()))
+            if half_close is not None:
+                with contextlib.suppress(*_STREAM_ERRORS):
+                    await half_close()
+                await asyncio.wait([reader], timeout=_GRACE)
+        finally:
+            closing.cancel()
+            reader.cancel()
+
+    async def _serve(self, link: _Link, read: Callable[[], Awaitable[Any]]) -> None:
+        """Deliver the peer's frames until its stream ends; without a Goodbye, lose the peer."""
+        reason = "its stream ended without a Goodbye"
+        try:
+            while (frame := await read()) is not grpc.aio.EOF:
+                self._accept(link, frame)
+        except grpc.aio.AioRpcError as error:
+            reason = f"the connection broke ({error.code().name})"
+        except asyncio.CancelledError:
+            reason = "the connection was cancelled"
+            raise
+        except _PeerRejectedError as refusal:
+            reason = f"it broke the protocol: {refusal}"
+            raise
+        finally:
+            self._lose(link, reason)
+
+    def _accept(self, link: _Link, frame: _Frame) -> None:
+        if self._links.get(link.peer) is not link:
+            return  # the tail of a replaced stream
+        if frame.sender != link.peer or frame.HasField("hello"):
+            raise _PeerRejectedError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"a frame of party {link.peer} claims party {frame.sender} or greets again",
+            )
+        if frame.HasField("goodbye"):
+            self._depart(link)
+            return
+        if frame.session_id in self._stopped:
+            return
+        if frame.HasField("abort"):
+            reason = f"party {link.peer} stopped the session: {frame.abort.reason}"
+            self._stop(frame.session_id, functools.partial(ChannelClosedError, reason))
+            return
+        box = self._box((frame.session_id, link.peer, frame.round))
         if not box.done():
-            box.set_result([decode_tensor(t) for t in frame.parts])
+            box.set_result(frame)
 
-    def _box(self, session_id: str, sender: int, round_id: int) -> asyncio.Future[Payload]:
-        key = (session_id, sender, round_id)
-        if key not in self._boxes:
-            self._boxes[key] = asyncio.get_running_loop().create_future()
-        return self._boxes[key]
+    # server side: higher-index peers dial in ----------------------------------------------------
+    async def Connect(  # noqa: N802 - the RPC's name in the proto
+        self, request_iterator: Any, context: grpc.aio.ServicerContext
+    ) -> None:
+        try:
+            peer = await self._admit(context)
+        except _PeerRejectedError as refusal:
+            log.warning("refused a connection: %s", refusal)
+            await context.abort(refusal.code, str(refusal))
+        await context.write(self._hello())
+        link = _Link(peer, context.write)
+        self._link(link)
+        try:
+            await self._run(link, context.read, half_close=None)
+        except _PeerRejectedError as refusal:
+            await context.abort(refusal.code, str(refusal))
 
-    def _peer_lost(self, peer: int, reason: str) -> None:
-        self._gone.setdefault(peer, reason)
-        log.warning("peer %s unavailable: %s", self.names[peer], reason)
-        for (_, sender, _), box in self._boxes.items():
-            if sender == peer and not box.done():
-                box.set_exception(PartyUnavailableError(peer, reason))
-                box.exception()
+    async def _admit(self, context: grpc.aio.ServicerContext) -> int:
+        """The index of the connecting party, from its verified certificate and its Hello."""
+        names = context.auth_context().get("x509_common_name", [])
+        name = names[0].decode() if len(names) == 1 else ""
+        if name not in self.names:
+            raise _PeerRejectedError(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"certificate {name!r} does not name a party of this federation",
+            )
+        try:
+            hello = await asyncio.wait_for(context.read(), self.timeout)
+        except TimeoutError:
+            hello = grpc.aio.EOF
+        if hello is grpc.aio.EOF or not hello.HasField("hello"):
+            raise _PeerRejectedError(grpc.StatusCode.INVALID_ARGUMENT, f"{name!r} sent no Hello")
+        _check_hello(hello, self.names, name)
+        if hello.sender >= self.n or self.names[hello.sender] != name:
+            raise _PeerRejectedError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"the certificate names {name!r}, but the peer claims to be party {hello.sender}",
+            )
+        if hello.sender < self.party:
+            raise _PeerRejectedError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"party {hello.sender} ({name!r}) awaits party {self.party}, it does not dial it",
+            )
+        return int(hello.sender)
 
-    def _abort_local(self, session_id: str, reason: str) -> None:
-        self._aborted.setdefault(session_id, reason)
-        for (session, _, _), box in self._boxes.items():
-            if session == session_id and not box.done():
-                box.set_exception(ChannelClosedError(reason))
-                box.exception()
-
-    # client ----------------------------------------------------------------------------------
-    def _stream_to(self, peer: int) -> asyncio.Queue[peer_pb2.PeerFrame | None]:
-        if peer not in self._outgoing:
-            queue: asyncio.Queue[peer_pb2.PeerFrame | None] = asyncio.Queue()
-            self._outgoing[peer] = queue
-            self._calls.append(asyncio.ensure_future(self._deliver(peer, queue)))
-        return self._outgoing[peer]
-
-    async def _deliver(self, peer: int, queue: asyncio.Queue[peer_pb2.PeerFrame | None]) -> None:
+    # client side: dial lower-index peers ------------------------------------------------------
+    async def _dial(self, peer: int, address: str) -> None:
+        """Open and serve the stream to ``peer``; on failure record why it is unavailable."""
         ca, key, cert = self.identity.credentials()
         credentials = grpc.ssl_channel_credentials(ca, key, cert)
-        options = [*_OPTIONS, ("grpc.ssl_target_name_override", self.names[peer])]
-        channel = grpc.aio.secure_channel(self.addresses[peer], credentials, options=options)
-        self._channels.append(channel)
-
-        async def frames() -> AsyncIterator[peer_pb2.PeerFrame]:
-            while (frame := await queue.get()) is not None:
-                yield frame
-
-        try:  # peers start in any order: wait for the connection, up to the timeout
-            await asyncio.wait_for(channel.channel_ready(), self.timeout)
-        except TimeoutError:
-            self._peer_lost(
-                peer,
-                f"no connection to {self.addresses[peer]} within {self.timeout:g} s "
-                "(the daemon is down, or TLS was refused)",
-            )
-            return
+        options = [*_CLIENT_OPTIONS, ("grpc.ssl_target_name_override", self.names[peer])]
         try:
-            await peer_pb2_grpc.PeerExchangeStub(channel).Deliver(frames())
-        except grpc.aio.AioRpcError as error:
-            self._peer_lost(peer, f"{error.code().name}: {error.details()}")
+            async with grpc.aio.secure_channel(address, credentials, options=options) as channel:
+                call = await self._open(peer, channel)
+                if call is None:
+                    return
+                link = _Link(peer, call.write)
+                self._link(link)
+                try:
+                    await self._run(link, call.read, half_close=call.done_writing)
+                except _PeerRejectedError:
+                    call.cancel()
+        finally:
+            self._linked.set()
 
-    async def send(self, peer: int, frame: peer_pb2.PeerFrame) -> None:
-        if peer in self._gone:
-            raise PartyUnavailableError(peer, self._gone[peer])
-        await self._stream_to(peer).put(frame)
+    async def _open(self, peer: int, channel: grpc.aio.Channel) -> Any:
+        """The call of a stream whose Hellos are exchanged, or None (the reason in _lost).
 
-    async def receive(self, session_id: str, peer: int, round_id: int) -> Payload:
-        if session_id in self._aborted:
-            raise ChannelClosedError(self._aborted[session_id])
-        box = self._box(session_id, peer, round_id)
-        if peer in self._gone and not box.done():
-            raise PartyUnavailableError(peer, self._gone[peer])
+        A peer whose server is not up yet (UNAVAILABLE) is retried until the timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            call = peer_pb2_grpc.PeerExchangeStub(channel).Connect()
+            try:
+                await call.write(self._hello())
+                reply = await asyncio.wait_for(call.read(), self.timeout)
+                _check_reply(reply, self.names, peer)
+                return call
+            except grpc.aio.AioRpcError as error:
+                reason = f"{error.code().name}: {error.details()}"
+                retry = error.code() == grpc.StatusCode.UNAVAILABLE
+            except (_PeerRejectedError, TimeoutError) as error:
+                call.cancel()
+                reason, retry = str(error) or "no Hello in time", False
+            if not retry or loop.time() >= deadline:
+                self._lost[peer] = reason
+                return None
+            await asyncio.sleep(_RETRY_INTERVAL)
+
+    # sessions ---------------------------------------------------------------------------------
+    def _box(self, key: _Key) -> asyncio.Future[_Frame]:
+        box = self._boxes.get(key)
+        if box is None:
+            box = self._boxes[key] = asyncio.get_running_loop().create_future()
+        return box
+
+    def _live_sessions(self) -> set[str]:
+        """Sessions with a channel here, or with frames waiting for one."""
+        return {*self._sessions.keys(), *(key[0] for key in self._boxes)}
+
+    def _stop(self, session_id: str, failure: _Failure) -> None:
+        """Fail the session's waiting receives and drop its frames; the first reason stays."""
+        failure = self._stopped.setdefault(session_id, failure)
+        for key in [key for key in self._boxes if key[0] == session_id]:
+            box = self._boxes.pop(key)
+            if not box.done():
+                box.set_exception(failure())
+
+    def _check(self, session_id: str) -> None:
+        if session_id in self._stopped:
+            raise self._stopped[session_id]()
+
+    async def _send(self, session_id: str, peer: int, frame: _Frame) -> None:
+        self._check(session_id)
+        link = self._links.get(peer)
+        if link is None:
+            raise PartyUnavailableError(peer, self._lost.get(peer, "not connected"))
+        await self._write(link, frame)
+
+    async def _write(self, link: _Link, frame: _Frame) -> None:
         try:
-            payload = await asyncio.wait_for(asyncio.shield(box), self.timeout)
+            async with link.lock:
+                await asyncio.wait_for(link.write(frame), self.timeout)
+        except (*_STREAM_ERRORS, TimeoutError) as error:
+            reason = f"sending failed ({type(error).__name__})"
+            self._lose(link, reason)
+            raise PartyUnavailableError(link.peer, reason) from None
+
+    async def _receive(self, session_id: str, peer: int, round_id: int) -> _Frame:
+        self._check(session_id)
+        key = (session_id, peer, round_id)
+        box = self._box(key)
+        try:
+            if not box.done() and peer not in self._links:
+                raise PartyUnavailableError(peer, self._lost.get(peer, "not connected"))
+            return await asyncio.wait_for(box, self.timeout)
         except TimeoutError:
-            raise PartyUnavailableError(
-                peer, f"no message for round {round_id} within {self.timeout:g} s"
-            ) from None
-        del self._boxes[(session_id, peer, round_id)]
-        return payload
+            detail = f"no message for round {round_id} within {self.timeout:g} s"
+            raise PartyUnavailableError(peer, detail) from None
+        finally:
+            if self._boxes.get(key) is box:
+                del self._boxes[key]
 
-    async def abort(self, session_id: str, reason: str) -> None:
-        """Stop a session here and tell every reachable peer."""
-        self._abort_local(session_id, reason)
-        for peer in range(self.n):
-            if peer != self.party and peer not in self._gone:
-                frame = peer_pb2.PeerFrame(session_id=session_id, sender=self.party, abort=reason)
-                await self._stream_to(peer).put(frame)
-
-    def channel(self, session_id: str) -> GrpcChannel:
-        return GrpcChannel(self, session_id)
-
-    async def close(self, grace: float = 1.0) -> None:
-        """Finish the outgoing streams and stop the server (graceful: ``grace`` seconds)."""
-        for queue in self._outgoing.values():
-            await queue.put(None)
-        if self._calls:
-            await asyncio.wait(self._calls, timeout=grace)
-        for channel in self._channels:
-            await channel.close()
-        if self._server is not None:
-            await self._server.stop(grace)
+    async def _abort(self, session_id: str, reason: str) -> None:
+        """Stop a session here and tell every linked peer why."""
+        self._stop(session_id, functools.partial(ChannelClosedError, reason))
+        frame = _Frame(
+            session_id=session_id, sender=self.party, abort=peer_pb2.Abort(reason=reason)
+        )
+        for link in list(self._links.values()):
+            with contextlib.suppress(PartyUnavailableError):
+                await self._write(link, frame)
 
 
 class GrpcChannel(Channel):
     """The channel of one session on a party's :class:`GrpcNetwork`."""
 
-    def __init__(self, network: GrpcNetwork, session_id: str) -> None:
-        self.network, self.session_id = network, session_id
+    def __init__(self, network: GrpcNetwork, session_id: str, prime: PrimeField) -> None:
+        self.network, self.session_id, self.prime = network, session_id, prime
         self.party, self.n = network.party, network.n
 
+    def __repr__(self) -> str:
+        return f"GrpcChannel({self.session_id!r}, party={self.party})"
+
     async def send(self, peer: int, round_id: int, payload: Payload) -> None:
-        frame = peer_pb2.PeerFrame(
-            session_id=self.session_id,
-            round=round_id,
-            sender=self.party,
-            parts=[encode_tensor(np.asarray(part)) for part in payload],
-        )
-        await self.network.send(peer, frame)
+        parts = [encode_tensor(np.asarray(array), self.prime) for array in payload]
+        frame = _Frame(session_id=self.session_id, round=round_id, sender=self.party, parts=parts)
+        await self.network._send(self.session_id, peer, frame)
 
     async def receive(self, peer: int, round_id: int) -> Payload:
-        return await self.network.receive(self.session_id, peer, round_id)
+        frame = await self.network._receive(self.session_id, peer, round_id)
+        try:
+            return [decode_tensor(tensor, self.prime) for tensor in frame.parts]
+        except ValueError as error:
+            raise ProtocolError(
+                f"party {peer} sent a malformed message for round {round_id}: {error}"
+            ) from None
 
     async def close(self, reason: str = "") -> None:
-        await self.network.abort(self.session_id, reason or "session closed")
+        await self.network._abort(self.session_id, reason or "the session was closed")
+
+
+# checks ---------------------------------------------------------------------------------------
+def _check_configuration(party: int, names: list[str], identity: Identity) -> None:
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"party names must be distinct: {names}")
+    if not 0 <= party < len(names):
+        raise ConfigurationError(f"party id {party} is outside 0..{len(names) - 1}")
+    if identity.name != names[party]:
+        raise ConfigurationError(
+            f"party {party} is {names[party]!r}, but its certificate is {identity.name!r}"
+        )
+
+
+def _check_hello(hello: _Frame, names: list[str], who: str) -> None:
+    if list(hello.hello.parties) != names:
+        raise _PeerRejectedError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"{who!r} configures the parties as {list(hello.hello.parties)}, this party as {names}",
+        )
+
+
+def _check_reply(reply: Any, names: list[str], peer: int) -> None:
+    """The dialled server's Hello: from the peer (TLS verified its name), same federation."""
+    if reply is grpc.aio.EOF or not reply.HasField("hello") or reply.sender != peer:
+        raise _PeerRejectedError(
+            grpc.StatusCode.PERMISSION_DENIED, f"party {peer} sent no valid Hello"
+        )
+    _check_hello(reply, names, names[peer])

@@ -1,15 +1,16 @@
-"""A throwaway federation PKI for development and tests (``mpcstats certs``).
+"""A throwaway federation PKI for development and tests.
 
-One certificate authority signs a certificate per party and per analyst. The party's name is the
-certificate's common name and its DNS subject alternative name, and it is the identity the
-daemons check. Keys are generated when asked for, written with mode 0600, and never committed.
+One certificate authority signs a certificate per party. The party's name is the certificate's
+subject common name, which is the identity a party's server checks, and its only DNS subject
+alternative name, which is what a connecting party verifies of the server it dials. Keys are
+generated when asked for, written with mode 0600 into the folder given, and never committed.
 Production federations use their own CA.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 __all__ = ["Identity", "create_ca", "issue"]
 
 _VALIDITY = datetime.timedelta(days=30)
+_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -37,71 +39,92 @@ class Identity:
         return self.ca.read_bytes(), self.key.read_bytes(), self.cert.read_bytes()
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.chmod(0o600)
-
-
 def create_ca(folder: Path, name: str = "mpcstats federation CA") -> Identity:
-    """A new self-signed CA in ``folder`` (ca.pem, ca.key)."""
+    """A new self-signed CA in ``folder`` (ca.pem, ca.key); its identity's ``cert`` is ``ca``."""
     folder.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    subject = _subject(name)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - datetime.timedelta(minutes=5))
-        .not_valid_after(_now() + _VALIDITY)
+        _builder(subject, subject, key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_usage(signs_certificates=True), critical=True)
         .sign(key, hashes.SHA256())
     )
-    (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_key(key, folder / "ca.key")
-    return Identity(name, folder / "ca.pem", folder / "ca.pem", folder / "ca.key")
+    ca = Identity(name, folder / "ca.pem", folder / "ca.pem", folder / "ca.key")
+    _write(ca, cert, key)
+    return ca
 
 
 def issue(ca: Identity, name: str, folder: Path | None = None) -> Identity:
-    """A certificate for party or analyst ``name``, signed by ``ca`` (name.pem, name.key).
+    """A certificate for party ``name`` signed by ``ca``, for TLS as server and as client.
 
-    It is valid for TLS as server and client, for the DNS name ``name``, localhost and the
-    loopback addresses, so daemons on one machine can reach each other in tests.
+    Written to ``folder`` (default: the CA's folder) as name.pem and name.key.
     """
     folder = folder or ca.cert.parent
+    folder.mkdir(parents=True, exist_ok=True)
     ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{ca.key} is not a CA key made by create_ca")
     ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [x509.DNSName(name), x509.DNSName("localhost")]
-    names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    roles = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - datetime.timedelta(minutes=5))
-        .not_valid_after(_now() + _VALIDITY)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        _builder(_subject(name), ca_cert.subject, key.public_key())
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(signs_certificates=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(roles), critical=False)
+        .sign(ca_key, hashes.SHA256())
     )
-    (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_key(key, folder / f"{name}.key")
-    return Identity(name, ca.cert, folder / f"{name}.pem", folder / f"{name}.key")
+    identity = Identity(name, ca.cert, folder / f"{name}.pem", folder / f"{name}.key")
+    _write(identity, cert, key)
+    return identity
+
+
+def _subject(name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+) -> x509.CertificateBuilder:
+    """Valid from a few minutes ago (clocks of federated sites differ) for ``_VALIDITY``."""
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _CLOCK_SKEW)
+        .not_valid_after(now + _VALIDITY)
+    )
+
+
+def _usage(*, signs_certificates: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not signs_certificates,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _write(identity: Identity, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    """The certificate as PEM; the key as unencrypted PKCS#8, readable by its owner only from
+    the moment the file exists."""
+    identity.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    identity.key.unlink(missing_ok=True)
+    descriptor = os.open(identity.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem)

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from mpcstats.v1 import peer_pb2 as mpcstats_dot_v1_dot_peer__pb2
+from mpcstats.transport._proto.v1 import peer_pb2 as mpcstats_dot_v1_dot_peer__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in mpcstats/v1/peer_pb2_grpc.py depends on'
+        + ' but the generated code in mpcstats/transport/_proto/v1/peer_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class PeerExchangeStub:
-    """Missing associated documentation comment in .proto file."""
+    """Served by every party: its peers with higher indices connect to it.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -34,18 +35,20 @@ class PeerExchangeStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Deliver = channel.stream_unary(
-                '/mpcstats.v1.PeerExchange/Deliver',
+        self.Connect = channel.stream_stream(
+                '/mpcstats.v1.PeerExchange/Connect',
                 request_serializer=mpcstats_dot_v1_dot_peer__pb2.PeerFrame.SerializeToString,
-                response_deserializer=mpcstats_dot_v1_dot_peer__pb2.DeliveryReceipt.FromString,
+                response_deserializer=mpcstats_dot_v1_dot_peer__pb2.PeerFrame.FromString,
                 _registered_method=True)
 
 
 class PeerExchangeServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Served by every party: its peers with higher indices connect to it.
+    """
 
-    def Deliver(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
+    def Connect(self, request_iterator, context):
+        """One stream per pair of parties, carrying the frames of every session both ways.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -53,10 +56,10 @@ class PeerExchangeServicer:
 
 def add_PeerExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Deliver': grpc.stream_unary_rpc_method_handler(
-                    servicer.Deliver,
+            'Connect': grpc.stream_stream_rpc_method_handler(
+                    servicer.Connect,
                     request_deserializer=mpcstats_dot_v1_dot_peer__pb2.PeerFrame.FromString,
-                    response_serializer=mpcstats_dot_v1_dot_peer__pb2.DeliveryReceipt.SerializeToString,
+                    response_serializer=mpcstats_dot_v1_dot_peer__pb2.PeerFrame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -67,10 +70,11 @@ def add_PeerExchangeServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PeerExchange:
-    """Missing associated documentation comment in .proto file."""
+    """Served by every party: its peers with higher indices connect to it.
+    """
 
     @staticmethod
-    def Deliver(request_iterator,
+    def Connect(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -80,12 +84,12 @@ class PeerExchange:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.stream_unary(
+        return grpc.experimental.stream_stream(
             request_iterator,
             target,
-            '/mpcstats.v1.PeerExchange/Deliver',
+            '/mpcstats.v1.PeerExchange/Connect',
             mpcstats_dot_v1_dot_peer__pb2.PeerFrame.SerializeToString,
-            mpcstats_dot_v1_dot_peer__pb2.DeliveryReceipt.FromString,
+            mpcstats_dot_v1_dot_peer__pb2.PeerFrame.FromString,
             options,
             channel_credentials,
             insecure,
