@@ -105,15 +105,14 @@ class LocalSimulator(Study):
         hospitals = f"hospitals={self.names}, " if self.names else ""
         return f"LocalSimulator({hospitals}n={self.n})"
 
-    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[Any], int, int]:
+    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[dict[str, Any]], int]:
         def with_data(session: Session) -> Awaitable[Any]:
             frame = self.frames[session.party] if session.party < len(self.frames) else None
             return program(session, frame)
 
         self.last_run = _run_sync(lambda: self.run_async(with_data, modulus_bits=modulus_bits))
         t = self.last_run.t
-        degree = 2 * t if self.last_run.prss else t
-        return self.last_run.outputs, self.n, degree
+        return self.last_run.outputs, 2 * t if self.last_run.prss else t
 
     async def run_async(
         self, program: Callable[[Session], Awaitable[Any]], *, modulus_bits: int | None = None

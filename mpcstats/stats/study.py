@@ -9,11 +9,14 @@ the parties (:meth:`Study._execute`).
 from __future__ import annotations
 
 import abc
+import contextvars
+import functools
+import json
 import math
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,12 +45,88 @@ from mpcstats.stats.results import (
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import pool, release, suppress
 
-__all__ = ["Policy", "PolicyError", "Study"]
+__all__ = ["ANALYSES", "PUBLIC", "Call", "Policy", "PolicyError", "Study", "analysis"]
 
 COUNT_BITS = 34  # pooled counts up to 1.7e10 records
 FRAC = 48  # fractional bits of the secure finishes
 
+PUBLIC = "public"  # the key of a program's public outputs: values every party already knows
+
 Program = Callable[[Session, pd.DataFrame | None], Awaitable[dict[str, Any]]]
+"""A secure program: runs at every party on its own rows; returns {name: (share, frac)} for
+the analyst, and under :data:`PUBLIC` the values the program opened to all parties."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ANALYSES: set[str] = set()
+"""Names of the analysis methods a party may be asked to run."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of an analysis method: what a connected study sends to every party, which runs
+    the same method on its own rows. Arguments are JSON values (strings, numbers, lists)."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        try:
+            return json.dumps({"args": list(self.args), "kwargs": self.kwargs}, default=_plain)
+        except TypeError as error:
+            raise ConfigurationError(
+                f"{self.method}: arguments must be JSON values ({error})"
+            ) from None
+
+    @classmethod
+    def from_json(cls, method: str, text: str) -> Call:
+        if method not in ANALYSES:
+            raise ConfigurationError(f"{method!r} is not an analysis of mpcstats")
+        try:
+            body = json.loads(text)
+            return cls(method, tuple(body["args"]), dict(body["kwargs"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConfigurationError(f"{method}: malformed arguments ({error})") from None
+
+
+_CURRENT_CALL: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
+    "mpcstats_call", default=None
+)
+
+
+def analysis(method: F) -> F:
+    """Mark a public analysis method: its outermost call is recorded (see :class:`Call`)."""
+    ANALYSES.add(method.__name__)
+
+    @functools.wraps(method)
+    def recorded(self: Study, *args: Any, **kwargs: Any) -> Any:
+        if _CURRENT_CALL.get() is not None:  # called by another analysis: that call is sent
+            return method(self, *args, **kwargs)
+        token = _CURRENT_CALL.set(Call(method.__name__, args, kwargs))
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _CURRENT_CALL.reset(token)
+
+    return recorded  # type: ignore[return-value]
+
+
+def current_call() -> Call:
+    """The analysis call being run (for :meth:`Study._execute` implementations)."""
+    call = _CURRENT_CALL.get()
+    if call is None:
+        raise ConfigurationError("secure programs run from analysis methods only")
+    return call
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars, arrays and tuples as JSON values."""
+    if isinstance(value, np.ndarray | tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 class PolicyError(ConfigurationError):
@@ -74,17 +153,22 @@ class Study(abc.ABC):
     policy: Policy
 
     @abc.abstractmethod
-    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[Any], int, int]:
-        """Run ``program`` on every party; return (per-party results, n, degree of releases)."""
+    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[dict[str, Any]], int]:
+        """Run ``program`` on every party, once per analysis call; return each party's outputs
+        (by party index) and the degree of the output shares."""
 
-    def _release(self, program: Program, modulus_bits: int = 256) -> dict[str, np.ndarray]:
-        """Run ``program`` and reconstruct its released outputs at the analyst."""
+    def _release(self, program: Program, modulus_bits: int = 256) -> dict[str, Any]:
+        """Run ``program`` and reconstruct its outputs at the analyst; public outputs pass
+        through under their own names."""
         from mpcstats.core.field import PrimeField
 
-        outputs, _, degree = self._execute(program, modulus_bits)
+        outputs, degree = self._execute(program, modulus_bits)
         field = PrimeField.with_bits(modulus_bits)
-        released = {}
-        for name, (_, frac) in outputs[0].items():
+        released: dict[str, Any] = dict(outputs[0].get(PUBLIC, {}))
+        for name, output in outputs[0].items():
+            if name == PUBLIC:
+                continue
+            frac = output[1]
             shares = {party: out[name][0] for party, out in enumerate(outputs)}
             released[name] = reconstruct_output(field, shares, degree, frac)
         return released
@@ -107,6 +191,7 @@ class Study(abc.ABC):
         return self.schema[name]
 
     # counts -----------------------------------------------------------------------------------
+    @analysis
     def count(self, where: str | None = None, by: str | None = None) -> CountResult:
         """Number of records, overall or per level of ``by``.
 
@@ -125,10 +210,12 @@ class Study(abc.ABC):
         series = pd.Series(counts, index=pd.Index(levels, name=by), name="count")
         return CountResult(series, self.policy.k, where, self._suppression_notes(counts))
 
+    @analysis
     def frequencies(self, column: str, where: str | None = None) -> CountResult:
         """Counts of each coded value of a category column (e.g. ICD chapters)."""
         return self.count(where=where, by=column)
 
+    @analysis
     def histogram(
         self, column: str, bins: int | Sequence[float] = 10, where: str | None = None
     ) -> HistogramResult:
@@ -149,6 +236,7 @@ class Study(abc.ABC):
             counts, edges, column, self.policy.k, self._suppression_notes(counts)
         )
 
+    @analysis
     def crosstab(
         self, row: str, col: str, layer: str | None = None, where: str | None = None
     ) -> CrosstabResult:
@@ -213,6 +301,7 @@ class Study(abc.ABC):
         ]
 
     # describe ---------------------------------------------------------------------------------
+    @analysis
     def describe(
         self, column: str, where: str | None = None, by: str | None = None
     ) -> DescribeResult:
@@ -318,6 +407,7 @@ class Study(abc.ABC):
         return grid, max(first.grid_bits, second.grid_bits) + 1, first.precision
 
     # tests -------------------------------------------------------------------------------------
+    @analysis
     def ttest(
         self,
         column: str,
@@ -358,6 +448,7 @@ class Study(abc.ABC):
             kind, df = "Welch", (a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n2 - 1))
         return TTestResult(float(test.statistic), float(test.pvalue), float(df), kind, [])
 
+    @analysis
     def chi2(self, row: str, col: str, where: str | None = None) -> Chi2Result:
         """Pearson's chi-square test of independence (no continuity correction), computed
         inside MPC from the pooled table: chi2 = n sum O^2 / (R C) - n.
@@ -427,6 +518,7 @@ class Study(abc.ABC):
             statistic, float(stats.chi2.sf(statistic, df)), df, float(out["n"]), notes
         )
 
+    @analysis
     def corr(self, columns: Sequence[str], where: str | None = None) -> CorrResult:
         """Pearson correlations of numeric columns (complete cases on all of them), computed
         inside MPC from exact pooled moments: r = C_ij / sqrt(C_ii C_jj), C = n S - s s'.
@@ -465,6 +557,7 @@ class Study(abc.ABC):
         frame = pd.DataFrame(matrix, index=list(columns), columns=list(columns))
         return CorrResult(frame, float(out["n"]))
 
+    @analysis
     def mann_whitney(self, column: str, by: str, where: str | None = None) -> MannWhitneyResult:
         """Mann-Whitney U test between the two levels of ``by``, with the AUC, exact for values
         on the declared grid (ties counted half), as scipy's ``method="asymptotic"``.
@@ -518,6 +611,7 @@ class Study(abc.ABC):
         pvalue = float(min(1.0, 2 * stats.norm.sf(z)))
         return MannWhitneyResult(u, pvalue, u / (n1 * n2), n1, n2)
 
+    @analysis
     def bland_altman(
         self, method_a: str, method_b: str, where: str | None = None
     ) -> BlandAltmanResult:
@@ -528,75 +622,59 @@ class Study(abc.ABC):
         n, bias, sd = (float(v) for v in frame.iloc[0][["n", "mean", "std"]])
         return BlandAltmanResult(bias, sd, (bias - 1.96 * sd, bias + 1.96 * sd), n, notes)
 
+    @analysis
     def mean(self, column: str, where: str | None = None, by: str | None = None) -> Any:
         return self.describe(column, where, by).mean
 
+    @analysis
     def var(self, column: str, where: str | None = None, by: str | None = None) -> Any:
         return self.describe(column, where, by).var
 
+    @analysis
     def std(self, column: str, where: str | None = None, by: str | None = None) -> Any:
         return self.describe(column, where, by).std
 
     # quantiles ---------------------------------------------------------------------------------
+    @analysis
     def quantiles(
         self, column: str, q: Sequence[float] = (0.25, 0.5, 0.75), where: str | None = None
     ) -> QuantileResult:
         """Exact quantiles of the pooled column (numpy.quantile's default 'linear' method).
 
-        Secure binary search over the declared precision grid: at each step every party counts
-        its own records at or below a public probe, the counts are pooled, and only the
-        comparison of the pooled count with the target rank is opened.
+        The pooled number of complete records n is opened once it is known to be at least k.
+        Then a secure binary search runs over the declared precision grid: at each step every
+        party counts its own records at or below a public probe, the counts are pooled, and
+        only the comparison of the pooled count with the target rank is opened.
 
-        Leakage: the parties and the analyst learn n and the order statistics on either side of
-        each released quantile (the search path reveals nothing else). A quantile is released
-        only if at least k records lie on each side of it.
+        Leakage: the parties and the analyst learn whether n >= k, then n, and the order
+        statistics on either side of each released quantile (the search path reveals nothing
+        else). A quantile is released, and searched for, only if at least k records lie on each
+        side of it.
         """
         spec = self._column(column)
         if spec.kind == "category":
             raise ConfigurationError(f"column {column!r} is a category: quantiles need numbers")
+        levels = np.asarray(q, dtype=np.float64).reshape(-1)
+        if np.any((levels < 0) | (levels > 1)) or np.isnan(levels).any():
+            raise ConfigurationError("quantile levels lie in [0, 1]")
         k = self.policy.k
-        present = f"{column} is not missing"  # complete cases, as numpy on the pooled column
-        n = self.count(where=f"({where}) and {present}" if where else present).counts.iloc[0]
-        levels = np.asarray(q, dtype=np.float64)
-        if np.isnan(n) or np.any((levels < 0) | (levels > 1)):
-            if np.any((levels < 0) | (levels > 1)):
-                raise ConfigurationError("quantile levels lie in [0, 1]")
-            values = pd.Series(np.nan, index=levels)
-            return QuantileResult(values, column, float("nan"), ["n is below k: suppressed."])
-        total = int(n)
-        positions = (total - 1) * levels
-        below = np.floor(positions).astype(np.int64)
-        above = np.minimum(below + 1, total - 1)
-        ranks = np.concatenate([below, above])  # 0-based order statistics needed
-        grid = self._order_statistics(spec, ranks, where)
-        low, high = grid[: len(levels)], grid[len(levels) :]
-        values = (low + (positions - below) * (high - low)) * spec.precision
-        allowed = (below >= k) & (total - 1 - above >= k)
-        values = np.where(allowed, values, np.nan)
-        notes = (
-            []
-            if allowed.all()
-            else [f"quantiles with fewer than k = {k} records on either side are suppressed."]
-        )
-        return QuantileResult(pd.Series(values, index=levels), column, float(total), notes)
-
-    def median(self, column: str, where: str | None = None) -> float:
-        return float(self.quantiles(column, [0.5], where).values.iloc[0])
-
-    def _order_statistics(self, spec: Column, ranks: np.ndarray, where: str | None) -> np.ndarray:
-        """Grid positions of the given 0-based order statistics of the pooled column."""
-        lo_grid, hi_grid = (
-            int(spec.grid(np.array([spec.lo]))[0]),
-            int(spec.grid(np.array([spec.hi]))[0]),
-        )
+        lo_grid, hi_grid = (int(v) for v in spec.grid(np.array([spec.lo, spec.hi])))
         steps = max(hi_grid - lo_grid, 1).bit_length()
 
         async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, [spec.name])
-            mine = np.sort(spec.grid(rows[spec.name].to_numpy(dtype=np.float64)))
+            rows, _ = self._rows(frame, where, [column])
+            mine = np.sort(spec.grid(rows[column].to_numpy(dtype=np.float64)))
+            pooled_n = await pool(session, np.array([len(mine)]), COUNT_BITS)
+            enough = await P.ge(session, pooled_n, pooled_n * 0 + k)
+            if int((await P.open(session, enough, label="quantile group size guard"))[0]) != 1:
+                return {PUBLIC: {"n": None, "grid": []}}
+            total = int((await P.open(session, pooled_n, label="quantile n"))[0])
+            _, below, above = _order_ranks(total, levels)
+            allowed = (below >= k) & (total - 1 - above >= k)
+            ranks = np.concatenate([below[allowed], above[allowed]])
             low = np.full(len(ranks), lo_grid, dtype=np.int64)
             high = np.full(len(ranks), hi_grid, dtype=np.int64)
-            for _ in range(steps):
+            for _ in range(steps if len(ranks) else 0):
                 probe = (low + high) // 2
                 local = np.searchsorted(mine, probe, side="right")  # records <= probe
                 pooled = await pool(session, local, COUNT_BITS)
@@ -604,12 +682,32 @@ class Study(abc.ABC):
                 go_right = (await P.open(session, short, label="quantile search step")) == 1
                 low = np.where(go_right, probe + 1, low)
                 high = np.where(go_right, high, probe)
-            return {"grid": low}
+            return {PUBLIC: {"n": total, "grid": low.tolist()}}
 
-        outputs, _, _ = self._execute(program, 192)
-        return np.asarray(outputs[0]["grid"], dtype=np.float64)
+        out = self._release(program, 192)
+        if out["n"] is None:
+            values = pd.Series(np.nan, index=levels)
+            return QuantileResult(values, column, float("nan"), ["n is below k: suppressed."])
+        total = int(out["n"])
+        positions, below, above = _order_ranks(total, levels)
+        allowed = (below >= k) & (total - 1 - above >= k)
+        grid = np.asarray(out["grid"], dtype=np.float64)
+        low, high = np.full(len(levels), np.nan), np.full(len(levels), np.nan)
+        low[allowed], high[allowed] = grid[: allowed.sum()], grid[allowed.sum() :]
+        values = (low + (positions - below) * (high - low)) * spec.precision
+        notes = (
+            []
+            if allowed.all()
+            else [f"quantiles with fewer than k = {k} records on either side are suppressed."]
+        )
+        return QuantileResult(pd.Series(values, index=levels), column, float(total), notes)
+
+    @analysis
+    def median(self, column: str, where: str | None = None) -> float:
+        return float(self.quantiles(column, [0.5], where).values.iloc[0])
 
     # models ------------------------------------------------------------------------------------
+    @analysis
     def ols(
         self, formula: str, where: str | None = None, cov_type: str = "nonrobust"
     ) -> OLSResults:
@@ -681,6 +779,7 @@ class Study(abc.ABC):
         out = self._release(program, modulus)
         return self._ols_result(design, formula, out, cov_type)
 
+    @analysis
     def logit(
         self, formula: str, where: str | None = None, maxiter: int = 35, tol: float = 1e-10
     ) -> DiscreteResults:
@@ -697,6 +796,7 @@ class Study(abc.ABC):
         """
         return self._newton_fit(formula, where, _LOGIT, None, maxiter, tol)
 
+    @analysis
     def poisson(
         self,
         formula: str,
@@ -736,7 +836,6 @@ class Study(abc.ABC):
         modulus = _round_up(2 * (hess_bits + work) + 200)
         smallest = max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
         needed = design.columns + ([offset] if offset else [])
-        state: dict[str, Any] = {}
 
         async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, needed)
@@ -766,23 +865,22 @@ class Study(abc.ABC):
             local_llf = max(family.loglik(y, z @ beta + shift), -(2.0**45))
             llf_bits = COUNT_BITS + 16 + FRAC
             llf = await pool(session, np.array([local_llf]), llf_bits, frac=FRAC)
-            state.update(beta=beta, iterations=iteration, converged=converged)
             return {
                 "inverse": (release(session, inverse), inverse.frac),
                 "totals": (release(session, totals), 0),
                 "llf": (release(session, llf), FRAC),
                 "constant": (release(session, pieces), FRAC),
+                PUBLIC: {"beta": beta.tolist(), "iterations": iteration, "converged": converged},
             }
 
         out = self._release(program, modulus)
-        return self._discrete_result(design, formula, out, state, steps, family, offset)
+        return self._discrete_result(design, formula, out, steps, family, offset)
 
     def _discrete_result(
         self,
         design: Any,
         formula: str,
-        out: dict[str, np.ndarray],
-        state: dict[str, Any],
+        out: dict[str, Any],
         steps: np.ndarray,
         family: _Family,
         offset: str | None,
@@ -795,14 +893,14 @@ class Study(abc.ABC):
             float("nan") if offset else family.null_loglik(n, events, float(out["constant"][0]))
         )
         notes = ["iterates of the coefficients were revealed to the parties (see docs)."]
-        if not state["converged"]:
+        if not out["converged"]:
             notes.append(
-                f"did not converge in {state['iterations']} iterations: the outcome may be "
+                f"did not converge in {out['iterations']} iterations: the outcome may be "
                 "(quasi-)separated by a covariate; estimates and standard errors are unreliable."
             )
             warnings.warn(notes[-1], RuntimeWarning, stacklevel=4)
         return DiscreteResults(
-            params=pd.Series(state["beta"] / x_steps, index=names),
+            params=pd.Series(np.asarray(out["beta"]) / x_steps, index=names),
             cov=pd.DataFrame(
                 out["inverse"].reshape(d, d) / np.outer(x_steps, x_steps),
                 index=names,
@@ -817,8 +915,8 @@ class Study(abc.ABC):
             model=family.name,
             llf=float(out["llf"][0]),
             llnull=llnull,
-            iterations=state["iterations"],
-            converged=state["converged"],
+            iterations=int(out["iterations"]),
+            converged=bool(out["converged"]),
         )
 
     def _design_grid(self, design: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -876,10 +974,12 @@ class Study(abc.ABC):
         )
 
     # extremes ----------------------------------------------------------------------------------
+    @analysis
     def min(self, column: str, where: str | None = None) -> float:
         """The smallest value, if the policy allows extremes (they can identify a patient)."""
         return self._extreme(column, where, largest=False)
 
+    @analysis
     def max(self, column: str, where: str | None = None) -> float:
         """The largest value, if the policy allows extremes (they can identify a patient)."""
         return self._extreme(column, where, largest=True)
@@ -924,6 +1024,15 @@ def _cell_counts(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
     for c, size in zip(codes, sizes, strict=True):
         cell = cell * size + c[valid]
     return np.bincount(cell, minlength=int(np.prod(sizes))).reshape(sizes)
+
+
+def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of quantile ``levels`` among ``total`` sorted values (numpy's 'linear'), and
+    the 0-based order statistics below and above each."""
+    positions = (total - 1) * levels
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, total - 1)
+    return positions, below, above
 
 
 def _moments(grid: np.ndarray) -> list[int]:
