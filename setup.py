@@ -16,6 +16,8 @@ setup(
         "mpyc==0.11",
         "protobuf>=7.35.1",  # the generated code checks the runtime version
         "grpcio>=1.85.1",
+        "grpcio-health-checking>=1.85.1",
+        "tqdm>=4.60",
         "pandas>=2.0",
         "matplotlib>=3.7",
         "scipy>=1.11",

@@ -1,5 +1,6 @@
-"""Regression models end to end, 3 simulated hospitals in one process, against statsmodels on
-the pooled data in the same run (the gRPC variant follows with the party daemon).
+"""Regression models end to end over 3 hospitals, against statsmodels on the pooled data in
+the same run: simulated in one process (``simulator``), or as three party daemons on loopback
+over gRPC with mutual TLS (``grpc``).
 
 Issue targets: OLS d = 10 on 3 x 1e5 rows <= 0.15 s; logistic d = 10 on 3 x 1e4 rows to
 convergence <= 0.5 s.
@@ -14,8 +15,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-import mpcstats
-from benchmarks.conftest import MEASURED, best_seconds
+from benchmarks.conftest import MEASURED, TRANSPORTS, Studies, best_seconds
 from mpcstats import Column, Schema
 
 COVARIATES = [f"x{i}" for i in range(1, 10)]  # with the intercept, d = 10
@@ -42,18 +42,19 @@ def _hospitals(rows: int) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _record(benchmark: Any, name: str, rows: int, plain: Any) -> None:
+def _record(benchmark: Any, name: str, transport: str, rows: int, plain: Any) -> None:
     seconds = benchmark.stats.stats.min
     plain_seconds = best_seconds(plain, repeat=3)
-    MEASURED["mpcstats"][(name, 3 * rows)] = seconds
-    MEASURED["numpy"][(name, 3 * rows)] = plain_seconds
+    MEASURED["mpcstats"][(f"{name} [{transport}]", 3 * rows)] = seconds
+    MEASURED["numpy"][(f"{name} [{transport}]", 3 * rows)] = plain_seconds
     benchmark.extra_info["ratio_vs_statsmodels"] = round(seconds / plain_seconds, 2)
 
 
 @pytest.mark.parametrize("rows", [10_000, pytest.param(100_000, marks=pytest.mark.slow)])
-def test_ols_d10(benchmark: Any, rows: int) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_ols_d10(benchmark: Any, rows: int, transport: str, studies: Studies) -> None:
     frames = _hospitals(rows)
-    study = mpcstats.LocalSimulator(frames, schema=SCHEMA)
+    study = studies.get(str(rows), frames, SCHEMA, transport)
     pooled = pd.concat(frames.values(), ignore_index=True)
     result = benchmark.pedantic(lambda: study.ols(f"y ~ {FORMULA}"), rounds=3, iterations=1)
     reference = smf.ols(f"y ~ {FORMULA}", pooled).fit()
@@ -61,15 +62,17 @@ def test_ols_d10(benchmark: Any, rows: int) -> None:
     _record(
         benchmark,
         "ols d=10 (vs statsmodels)",
+        transport,
         rows,
         lambda: smf.ols(f"y ~ {FORMULA}", pooled).fit(),
     )
 
 
 @pytest.mark.parametrize("rows", [10_000])
-def test_logit_d10(benchmark: Any, rows: int) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_logit_d10(benchmark: Any, rows: int, transport: str, studies: Studies) -> None:
     frames = _hospitals(rows)
-    study = mpcstats.LocalSimulator(frames, schema=SCHEMA)
+    study = studies.get(str(rows), frames, SCHEMA, transport)
     pooled = pd.concat(frames.values(), ignore_index=True)
     result = benchmark.pedantic(lambda: study.logit(f"event ~ {FORMULA}"), rounds=3, iterations=1)
     reference = smf.logit(f"event ~ {FORMULA}", pooled).fit(disp=0)
@@ -77,6 +80,7 @@ def test_logit_d10(benchmark: Any, rows: int) -> None:
     _record(
         benchmark,
         "logit d=10 (vs statsmodels)",
+        transport,
         rows,
         lambda: smf.logit(f"event ~ {FORMULA}", pooled).fit(disp=0),
     )

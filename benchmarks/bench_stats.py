@@ -1,5 +1,6 @@
-"""End-to-end statistics, 3 simulated hospitals in one process, against plaintext on the pooled
-data measured in the same run (the gRPC variant follows with the party daemon).
+"""End-to-end statistics over 3 hospitals, against plaintext on the pooled data measured in the
+same run: simulated in one process (``simulator``), or as three party daemons on loopback over
+gRPC with mutual TLS (``grpc``).
 
 Issue targets: describe on 3 x 1e6 rows <= 3x numpy; exact median of ints in [0, 65535] on
 3 x 1e5 rows <= 50 ms; crosstab 20 x 5 over 3 x 1e6 rows <= 3x pandas.crosstab.
@@ -14,8 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mpcstats
-from benchmarks.conftest import MEASURED, best_seconds
+from benchmarks.conftest import MEASURED, TRANSPORTS, Studies, best_seconds
 from mpcstats.stats.schema import Column, Schema
 
 SCHEMA = Schema(
@@ -43,40 +43,43 @@ def _hospitals(rows: int) -> dict[str, pd.DataFrame]:
     }
 
 
-def _record(benchmark: Any, name: str, rows: int, plain: Callable[[], Any]) -> None:
+def _record(benchmark: Any, name: str, transport: str, rows: int, plain: Callable[[], Any]) -> None:
     seconds = benchmark.stats.stats.min
     plain_seconds = best_seconds(plain)
-    MEASURED["mpcstats"][(name, 3 * rows)] = seconds
-    MEASURED["numpy"][(name, 3 * rows)] = plain_seconds
+    MEASURED["mpcstats"][(f"{name} [{transport}]", 3 * rows)] = seconds
+    MEASURED["numpy"][(f"{name} [{transport}]", 3 * rows)] = plain_seconds
     benchmark.extra_info["ratio_vs_plaintext"] = round(seconds / plain_seconds, 2)
 
 
 @pytest.mark.parametrize("rows", [10_000, pytest.param(1_000_000, marks=pytest.mark.slow)])
-def test_describe(benchmark: Any, rows: int) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_describe(benchmark: Any, rows: int, transport: str, studies: Studies) -> None:
     frames = _hospitals(rows)
-    study = mpcstats.LocalSimulator(frames, schema=SCHEMA)
+    study = studies.get(str(rows), frames, SCHEMA, transport)
     pooled = pd.concat(frames.values()).value.to_numpy()
     result = benchmark.pedantic(lambda: study.describe("value"), rounds=3, iterations=1)
     assert result.mean == pytest.approx(pooled.mean(), rel=1e-9)
-    _record(benchmark, "describe", rows, lambda: (pooled.mean(), pooled.var(ddof=1)))
+    _record(benchmark, "describe", transport, rows, lambda: (pooled.mean(), pooled.var(ddof=1)))
 
 
 @pytest.mark.parametrize("rows", [10_000, pytest.param(100_000, marks=pytest.mark.slow)])
-def test_median(benchmark: Any, rows: int) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_median(benchmark: Any, rows: int, transport: str, studies: Studies) -> None:
     frames = _hospitals(rows)
-    study = mpcstats.LocalSimulator(frames, schema=SCHEMA)
+    study = studies.get(str(rows), frames, SCHEMA, transport)
     pooled = pd.concat(frames.values()).code.to_numpy()
     result = benchmark.pedantic(lambda: study.median("code"), rounds=3, iterations=1)
     assert result == np.median(pooled)
-    _record(benchmark, "median", rows, lambda: np.median(pooled))
+    _record(benchmark, "median", transport, rows, lambda: np.median(pooled))
 
 
 @pytest.mark.parametrize("rows", [10_000, pytest.param(1_000_000, marks=pytest.mark.slow)])
-def test_crosstab_20x5(benchmark: Any, rows: int) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_crosstab_20x5(benchmark: Any, rows: int, transport: str, studies: Studies) -> None:
     frames = _hospitals(rows)
-    study = mpcstats.LocalSimulator(frames, schema=SCHEMA)
+    study = studies.get(str(rows), frames, SCHEMA, transport)
     pooled = pd.concat(frames.values())
     result = benchmark.pedantic(lambda: study.crosstab("row", "col"), rounds=3, iterations=1)
     expected = pd.crosstab(pooled.row, pooled.col)
     assert result.table.to_numpy().tolist() == expected.to_numpy().tolist()
-    _record(benchmark, "crosstab", rows, lambda: pd.crosstab(pooled.row, pooled.col))
+    _record(benchmark, "crosstab", transport, rows, lambda: pd.crosstab(pooled.row, pooled.col))

@@ -1,16 +1,26 @@
-"""A persistent in-process cluster, so a benchmark times one protocol call, not set-up."""
+"""Persistent clusters, so a benchmark times one call, not set-up: an in-process cluster of
+sessions for protocols, and studies over simulated hospitals or over party daemons on loopback
+(real processes, gRPC with mutual TLS) for statistics."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
+import mpcstats
+from mpcstats._local import LoopbackFederation
 from mpcstats.protocols.session import Session
+from mpcstats.stats.schema import Schema
+from mpcstats.stats.study import Study
 from mpcstats.transport.memory import MemoryNetwork
+
+TRANSPORTS = ["simulator", "grpc"]
 
 
 def best_seconds(function: Callable[[], Any], repeat: int = 5) -> float:
@@ -89,3 +99,43 @@ def cluster_factory() -> Iterator[Callable[..., Cluster]]:
     yield make
     for cluster in made.values():
         cluster.close()
+
+
+class Studies:
+    """Studies over the same hospitals, by transport; daemons stop when the module ends."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.made: dict[tuple[str, str], Study] = {}
+        self.daemons: list[LoopbackFederation] = []
+
+    def get(
+        self, key: str, frames: dict[str, pd.DataFrame], schema: Schema, transport: str
+    ) -> Study:
+        if (key, transport) not in self.made:
+            self.made[(key, transport)] = self._make(key, frames, schema, transport)
+        return self.made[(key, transport)]
+
+    def _make(
+        self, key: str, frames: dict[str, pd.DataFrame], schema: Schema, transport: str
+    ) -> Study:
+        if transport == "simulator":
+            return mpcstats.LocalSimulator(frames, schema=schema)
+        daemons = LoopbackFederation(self.folder / key, frames, schema, timeout=120)
+        daemons.start()
+        self.daemons.append(daemons)
+        return mpcstats.connect(**daemons.connect_kwargs(), timeout=120, progress=False)
+
+    def close(self) -> None:
+        for study in self.made.values():
+            if isinstance(study, mpcstats.Federation):
+                study.close()
+        for daemons in self.daemons:
+            daemons.stop()
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studies]:
+    made = Studies(tmp_path_factory.mktemp("daemons"))
+    yield made
+    made.close()

@@ -1,6 +1,7 @@
 """mpcstats: joint statistics across hospitals by secure multi-party computation."""
 
 from mpcstats._errors import (
+    AccessDeniedError,
     ChannelClosedError,
     ConfigurationError,
     HeadroomError,
@@ -9,6 +10,7 @@ from mpcstats._errors import (
     PartyUnavailableError,
     ProtocolError,
 )
+from mpcstats.client import Federation, connect
 from mpcstats.simulator import LocalSimulator, RunResult
 from mpcstats.stats.filters import FilterError
 from mpcstats.stats.schema import Column, Schema, SchemaError
@@ -17,9 +19,11 @@ from mpcstats.stats.study import Policy, PolicyError
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDeniedError",
     "ChannelClosedError",
     "Column",
     "ConfigurationError",
+    "Federation",
     "FilterError",
     "HeadroomError",
     "InputRangeError",
@@ -33,4 +37,5 @@ __all__ = [
     "Schema",
     "SchemaError",
     "__version__",
+    "connect",
 ]

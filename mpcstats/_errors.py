@@ -13,7 +13,9 @@ builtin exception a caller would naturally catch::
      ├── InputRangeError (ValueError)       a party's input lies outside its declared range
      ├── ProtocolError (RuntimeError)       a protocol could not complete
      │    └── PartyUnavailableError         a named peer stopped answering
-     └── ChannelClosedError (ConnectionError)  the channel of a session was closed
+     ├── ChannelClosedError (ConnectionError)  the channel of a session was closed
+     └── AccessDeniedError (PermissionError)   a party refused this analyst or peer: foreign or
+                                            missing certificate, or a name it does not admit
 
 Messages name parties, columns, positions and limits; they never contain secret values.
 """
@@ -21,6 +23,7 @@ Messages name parties, columns, positions and limits; they never contain secret 
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "ChannelClosedError",
     "ConfigurationError",
     "HeadroomError",
@@ -58,11 +61,17 @@ class ProtocolError(MpcStatsError, RuntimeError):
 class PartyUnavailableError(ProtocolError):
     """A peer did not answer in time or disconnected; ``party`` names it."""
 
-    def __init__(self, party: int, detail: str = "") -> None:
-        self.party = party
-        message = f"party {party} is unavailable"
+    def __init__(self, party: int, detail: str = "", name: str = "") -> None:
+        self.party, self.detail, self.name = party, detail, name
+        who = f"party {party} ({name})" if name else f"party {party}"
+        message = f"{who} is unavailable"
         super().__init__(f"{message}: {detail}" if detail else message)
 
 
 class ChannelClosedError(MpcStatsError, ConnectionError):
     """The channel of a session was closed while a protocol still needed it."""
+
+
+class AccessDeniedError(MpcStatsError, PermissionError):
+    """A party refused the connection: the certificate is foreign, missing, or names someone
+    the party does not admit."""

@@ -1,14 +1,24 @@
-"""Shared helpers: run a secure program on n simulated parties and return party 0's output."""
+"""Shared helpers: secure programs on n simulated parties; studies over the simulator and over
+real party daemons (the same tests run through both)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
+import mpcstats
+from mpcstats._local import LoopbackFederation
+from mpcstats.client import Federation
 from mpcstats.protocols.session import Session
 from mpcstats.simulator import LocalSimulator, RunResult
+from mpcstats.stats.schema import Schema
+from mpcstats.stats.study import Policy, Study
 
 PARTY_COUNTS = [3, 5, 7]
 
@@ -25,3 +35,91 @@ def owned(session: Session, owner: int, values: Any) -> Any:
 @pytest.fixture(params=PARTY_COUNTS, ids=lambda n: f"n{n}")
 def n(request: pytest.FixtureRequest) -> int:
     return int(request.param)
+
+
+# the same statistics suite over the simulator and over real daemons ---------------------------
+TRANSPORTS = ["simulator", "grpc"]
+_LIVE_FEDERATIONS = 3  # daemon sets kept running between tests (tests reuse their hospitals)
+
+
+class _Federations:
+    """Loopback federations of daemon processes, one per distinct (tables, schema, policy)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.live: OrderedDict[str, tuple[LoopbackFederation, Federation]] = OrderedDict()
+
+    def study(
+        self, frames: Mapping[str, pd.DataFrame], schema: Schema | None, policy: Policy | None
+    ) -> Federation:
+        schema = schema or Schema.infer(list(frames.values()))
+        policy = policy or Policy()
+        key = _fingerprint(frames, schema, policy)
+        if key in self.live:
+            self.live.move_to_end(key)
+            return self.live[key][1]
+        while len(self.live) >= _LIVE_FEDERATIONS:
+            self._stop(self.live.popitem(last=False)[1])
+        helpers = max(3 - len(frames), 0)
+        folder = self.folder / key[:12]
+        daemons = LoopbackFederation(
+            folder,
+            frames,
+            schema,
+            helpers=helpers,
+            policies=dict.fromkeys([*frames, *(["helper"] if helpers else [])], policy),
+        )
+        daemons.start()
+        try:
+            study = mpcstats.connect(**daemons.connect_kwargs(), progress=False)
+        except BaseException:
+            daemons.stop()
+            raise
+        self.live[key] = (daemons, study)
+        return study
+
+    @staticmethod
+    def _stop(pair: tuple[LoopbackFederation, Federation]) -> None:
+        daemons, study = pair
+        study.close()
+        codes = daemons.stop()
+        assert set(codes.values()) == {0}, f"daemons exited with {codes}"
+
+    def close(self) -> None:
+        while self.live:
+            self._stop(self.live.popitem()[1])
+
+
+def _fingerprint(frames: Mapping[str, pd.DataFrame], schema: Schema, policy: Policy) -> str:
+    digest = hashlib.sha256(schema.to_json().encode() + repr(policy).encode())
+    for name, frame in frames.items():
+        digest.update(name.encode())
+        digest.update(frame.to_csv(index=False).encode())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def _federations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Federations]:
+    pool = _Federations(tmp_path_factory.mktemp("federations"))
+    yield pool
+    pool.close()
+
+
+StudyFactory = Callable[..., Study]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def make_study(request: pytest.FixtureRequest, _federations: _Federations) -> StudyFactory:
+    """``make_study(frames, schema=..., policy=...)``: a simulator, or a client connected to
+    daemon processes over mutual TLS holding the same tables."""
+    if request.param == "simulator":
+        return LocalSimulator
+
+    def connected(
+        frames: Mapping[str, pd.DataFrame],
+        schema: Schema | None = None,
+        policy: Policy | None = None,
+    ) -> Study:
+        return _federations.study(frames, schema, policy)
+
+    return connected

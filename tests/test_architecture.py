@@ -7,6 +7,7 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "mpcstats"
 LAYERS = ["core", "transport", "protocols"]  # each may import only the layers before it
+_SERVICE = ["mpcstats.daemon", "mpcstats.client", "mpcstats.config", "mpcstats.audit"]
 
 
 def _imports(path: pathlib.Path) -> set[str]:
@@ -23,10 +24,18 @@ def _imports(path: pathlib.Path) -> set[str]:
 def test_lower_layers_never_import_higher_ones() -> None:
     for rank, layer in enumerate(LAYERS):
         forbidden = [f"mpcstats.{higher}" for higher in LAYERS[rank + 1 :]]
-        forbidden += ["mpcstats.simulator", "mpcstats.stats", "mpcstats.cli"]
+        forbidden += ["mpcstats.simulator", "mpcstats.stats", "mpcstats.cli", *_SERVICE]
         for path in (PACKAGE / layer).rglob("*.py"):
             bad = {m for m in _imports(path) if any(m.startswith(f) for f in forbidden)}
             assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
+
+
+def test_statistics_never_import_the_service_layer() -> None:
+    for path in (PACKAGE / "stats").rglob("*.py"):
+        bad = {
+            m for m in _imports(path) if any(m.startswith(f) for f in [*_SERVICE, "mpcstats.cli"])
+        }
+        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
 
 
 def test_only_the_opening_protocol_turns_shares_into_plaintext() -> None:

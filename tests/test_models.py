@@ -10,6 +10,7 @@ import statsmodels.formula.api as smf
 import mpcstats
 from mpcstats import Column, Policy, PolicyError, Schema
 from mpcstats.stats.filters import FilterError
+from tests.conftest import StudyFactory
 
 SCHEMA = Schema(
     {
@@ -81,21 +82,27 @@ def _compare(ours: mpcstats.stats.results.OLSResults, reference: object) -> None
     "formula",
     ["los ~ age + C(sex) + bmi", "los ~ age * C(sex) + C(ward) + bmi", "los ~ bmi + C(ward)"],
 )
-def test_ols_matches_statsmodels(hospitals: dict[str, pd.DataFrame], formula: str) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA)
+def test_ols_matches_statsmodels(
+    hospitals: dict[str, pd.DataFrame], formula: str, make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA)
     pooled = pd.concat(hospitals.values(), ignore_index=True)
     _compare(study.ols(formula), smf.ols(formula, pooled).fit())
 
 
-def test_robust_standard_errors_match_statsmodels_hc1(hospitals: dict[str, pd.DataFrame]) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA)
+def test_robust_standard_errors_match_statsmodels_hc1(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA)
     pooled = pd.concat(hospitals.values(), ignore_index=True)
     formula = "los ~ age + C(ward)"
     _compare(study.ols(formula, cov_type="HC1"), smf.ols(formula, pooled).fit(cov_type="HC1"))
 
 
-def test_ols_recovers_the_known_truth_and_filters_rows(hospitals: dict[str, pd.DataFrame]) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA)
+def test_ols_recovers_the_known_truth_and_filters_rows(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA)
     result = study.ols("los ~ age + C(sex) + bmi + C(ward)", where="age >= 30")
     assert abs(result.params["age"] - TRUTH["age"]) < 5 * result.bse["age"]
     medical = "C(ward)[T.medical]"  # icu, the first code, is the reference level
@@ -118,16 +125,16 @@ def test_a_fit_opens_no_hospital_aggregate(hospitals: dict[str, pd.DataFrame]) -
     assert sizes == {3}  # only the three coefficients are opened to the parties
 
 
-def test_the_size_guard_refuses_models_with_too_many_parameters() -> None:
+def test_the_size_guard_refuses_models_with_too_many_parameters(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(0)
     frames = {f"h{i}": _hospital(rng, 4) for i in range(3)}
-    study = mpcstats.LocalSimulator(frames, schema=SCHEMA, policy=Policy(k=3))
+    study = make_study(frames, schema=SCHEMA, policy=Policy(k=3))
     with pytest.raises(PolicyError, match=r"at most 0\.33 parameters per record"):
         study.ols("los ~ age * C(sex) + C(ward) + bmi")
 
 
-def test_formulas_are_parsed_never_evaluated() -> None:
-    study = mpcstats.LocalSimulator(
+def test_formulas_are_parsed_never_evaluated(make_study: StudyFactory) -> None:
+    study = make_study(
         {f"h{i}": _hospital(np.random.default_rng(i), 20) for i in range(3)}, schema=SCHEMA
     )
     for bad in ["los ~ __import__('os')", "los ~ weight", "los age", "nope ~ age"]:
@@ -155,10 +162,10 @@ def _smokers(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("sizes", [(800, 300, 1500), (200, 900, 50, 400, 700)])
-def test_logit_matches_statsmodels(sizes: tuple[int, ...]) -> None:
+def test_logit_matches_statsmodels(sizes: tuple[int, ...], make_study: StudyFactory) -> None:
     rng = np.random.default_rng(len(sizes))
     frames = {f"h{i}": _smokers(rng, n) for i, n in enumerate(sizes)}
-    study = mpcstats.LocalSimulator(frames, schema=LOGIT_SCHEMA, record_openings=True)
+    study = make_study(frames, schema=LOGIT_SCHEMA)
     pooled = pd.concat(frames.values(), ignore_index=True)
     formula = "cancer ~ age + smoker + C(sex)"
     ours = study.logit(formula)
@@ -171,32 +178,39 @@ def test_logit_matches_statsmodels(sizes: tuple[int, ...]) -> None:
         assert getattr(ours, name) == pytest.approx(getattr(ref, name), rel=1e-6), name
     assert ours.converged and ours.iterations <= 10
     assert "Logit Regression Results" in ours.summary()
+
+
+def test_a_logit_fit_opens_only_the_newton_steps() -> None:
+    rng = np.random.default_rng(5)
+    frames = {f"h{i}": _smokers(rng, n) for i, n in enumerate((400, 150, 700))}
+    study = mpcstats.LocalSimulator(frames, schema=LOGIT_SCHEMA, record_openings=True)
+    assert study.logit("cancer ~ age + smoker + C(sex)").converged
     assert _opened(study) <= MASKED | {"model size guard", "Newton step"}
 
 
-def test_logit_reports_separation_clearly() -> None:
+def test_logit_reports_separation_clearly(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(3)
     frames = {}
     for i in range(3):
         frame = _smokers(rng, 200)
         frame["cancer"] = (frame.age > 60).astype(int)  # age separates the outcome perfectly
         frames[f"h{i}"] = frame
-    study = mpcstats.LocalSimulator(frames, schema=LOGIT_SCHEMA)
+    study = make_study(frames, schema=LOGIT_SCHEMA)
     with pytest.warns(RuntimeWarning, match="separated"):
         result = study.logit("cancer ~ age", maxiter=12)
     assert not result.converged
     assert any("separated" in note for note in result.notes)
 
 
-def test_logit_needs_a_binary_response() -> None:
-    study = mpcstats.LocalSimulator(
+def test_logit_needs_a_binary_response(make_study: StudyFactory) -> None:
+    study = make_study(
         {f"h{i}": _smokers(np.random.default_rng(i), 30) for i in range(3)}, schema=LOGIT_SCHEMA
     )
     with pytest.raises(mpcstats.ConfigurationError, match="must be 0/1"):
         study.logit("age ~ smoker")
 
 
-def test_poisson_with_offset_matches_statsmodels() -> None:
+def test_poisson_with_offset_matches_statsmodels(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(11)
     schema = Schema(
         {
@@ -215,7 +229,7 @@ def test_poisson_with_offset_matches_statsmodels() -> None:
         frames[f"h{i}"] = pd.DataFrame(
             {"age": age, "smoker": smoker, "log_years": log_years, "cases": rng.poisson(rate)}
         )
-    study = mpcstats.LocalSimulator(frames, schema=schema)
+    study = make_study(frames, schema=schema)
     pooled = pd.concat(frames.values(), ignore_index=True)
     ours = study.poisson("cases ~ age + smoker", offset="log_years")
     ref = smf.poisson("cases ~ age + smoker", pooled, offset=pooled.log_years).fit(disp=0)

@@ -10,6 +10,7 @@ import mpcstats
 from mpcstats.stats.filters import FilterError, parse
 from mpcstats.stats.schema import Column, Schema, SchemaError
 from mpcstats.stats.study import Policy, PolicyError
+from tests.conftest import StudyFactory
 
 TUMOURS = ["breast", "colon", "lung", "skin"]
 
@@ -52,8 +53,10 @@ def _pooled(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames.values(), ignore_index=True)
 
 
-def test_counts_and_frequencies_match_pandas(hospitals: dict[str, pd.DataFrame]) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+def test_counts_and_frequencies_match_pandas(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1))
     pooled = _pooled(hospitals)
     assert study.count().counts.iloc[0] == len(pooled)
     assert study.count(where="age >= 65 and sex == 'F'").counts.iloc[0] == len(
@@ -63,8 +66,10 @@ def test_counts_and_frequencies_match_pandas(hospitals: dict[str, pd.DataFrame])
     assert study.frequencies("tumour").counts.tolist() == expected.tolist()
 
 
-def test_describe_matches_pandas_per_group(hospitals: dict[str, pd.DataFrame]) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+def test_describe_matches_pandas_per_group(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1))
     pooled = _pooled(hospitals)
     result = study.describe("crp", by="sex")
     plain = pooled.groupby("sex").crp
@@ -76,9 +81,9 @@ def test_describe_matches_pandas_per_group(hospitals: dict[str, pd.DataFrame]) -
     assert "excluded" in result.summary()
 
 
-def test_constant_column_has_zero_variance() -> None:
+def test_constant_column_has_zero_variance(make_study: StudyFactory) -> None:
     frames = {name: pd.DataFrame({"age": [50] * size}) for name, size in [("a", 6), ("b", 9)]}
-    study = mpcstats.LocalSimulator(frames, schema=Schema({"age": Column("age", "int", 0, 120)}))
+    study = make_study(frames, schema=Schema({"age": Column("age", "int", 0, 120)}))
     result = study.describe("age")
     assert (result.n, result.mean, result.var) == (15.0, 50.0, 0.0)
     assert 0 <= result.std <= 2.0**-40  # sqrt(0) within the fixed-point resolution
@@ -86,9 +91,9 @@ def test_constant_column_has_zero_variance() -> None:
 
 @pytest.mark.parametrize("q", [[0.5], [0.1, 0.25, 0.75, 0.9]])
 def test_quantiles_are_exact_as_numpy_linear(
-    hospitals: dict[str, pd.DataFrame], q: list[float]
+    hospitals: dict[str, pd.DataFrame], q: list[float], make_study: StudyFactory
 ) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1))
     pooled = _pooled(hospitals)
     for column in ("age", "bmi"):
         got = study.quantiles(column, q).values.to_numpy()
@@ -96,8 +101,10 @@ def test_quantiles_are_exact_as_numpy_linear(
     assert study.median("crp") == pytest.approx(np.nanmedian(pooled.crp), rel=1e-12)
 
 
-def test_histogram_and_crosstab_match_numpy_and_pandas(hospitals: dict[str, pd.DataFrame]) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+def test_histogram_and_crosstab_match_numpy_and_pandas(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1))
     pooled = _pooled(hospitals)
     histogram = study.histogram("bmi", bins=[5, 20, 25, 30, 60])
     assert histogram.counts.tolist() == np.histogram(pooled.bmi, [5, 20, 25, 30, 60])[0].tolist()
@@ -125,16 +132,18 @@ def test_small_cells_are_suppressed_with_a_complement_and_never_opened() -> None
     assert labels <= {"masked value (comparison)", "bit xor daBit (field conversion)"}
 
 
-def test_crosstab_suppression_leaves_no_row_or_column_with_a_single_hidden_cell() -> None:
+def test_crosstab_suppression_leaves_no_row_or_column_with_a_single_hidden_cell(
+    make_study: StudyFactory,
+) -> None:
     rng = np.random.default_rng(4)
     frames = {f"h{i}": _hospital(rng, 200, 0) for i in range(3)}
-    table = mpcstats.LocalSimulator(frames, schema=SCHEMA).crosstab("sex", "tumour").table
+    table = make_study(frames, schema=SCHEMA).crosstab("sex", "tumour").table
     hidden = table.isna().to_numpy()
     assert hidden.any()
     assert all(row.sum() != 1 for row in hidden) and all(col.sum() != 1 for col in hidden.T)
 
 
-def test_small_groups_get_no_statistics() -> None:
+def test_small_groups_get_no_statistics(make_study: StudyFactory) -> None:
     frames = {
         "a": pd.DataFrame({"age": [30, 40], "sex": ["F", "F"]}),
         "b": pd.DataFrame({"age": [50] * 8 + [60], "sex": ["M"] * 8 + ["F"]}),
@@ -142,30 +151,34 @@ def test_small_groups_get_no_statistics() -> None:
     schema = Schema(
         {"age": Column("age", "int", 0, 120), "sex": Column("sex", "category", codes=("F", "M"))}
     )
-    result = mpcstats.LocalSimulator(frames, schema=schema).describe("age", by="sex")
+    result = make_study(frames, schema=schema).describe("age", by="sex")
     assert result.frame.loc["F"].isna().all()  # 3 records < k = 5
     assert result.frame.loc["M", "n"] == 8 and result.frame.loc["M", "mean"] == 50
 
 
-def test_quantiles_need_k_records_on_each_side(hospitals: dict[str, pd.DataFrame]) -> None:
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=5))
+def test_quantiles_need_k_records_on_each_side(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=5))
     values = study.quantiles("age", [0.0, 0.5, 1.0]).values
     assert np.isnan(values[0.0]) and np.isnan(values[1.0]) and not np.isnan(values[0.5])
 
 
-def test_extremes_follow_the_policy(hospitals: dict[str, pd.DataFrame]) -> None:
+def test_extremes_follow_the_policy(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
     with pytest.raises(PolicyError, match="allow_extremes"):
-        mpcstats.LocalSimulator(hospitals, schema=SCHEMA).max("age")
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(allow_extremes=True))
+        make_study(hospitals, schema=SCHEMA).max("age")
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(allow_extremes=True))
     pooled = _pooled(hospitals)
     assert study.max("bmi") == pytest.approx(pooled.bmi.max())
     assert study.min("age", where="sex == 'M'") == pooled[pooled.sex == "M"].age.min()
 
 
-def test_two_hospitals_work_with_a_helper_party() -> None:
+def test_two_hospitals_work_with_a_helper_party(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(2)
     frames = {"a": _hospital(rng, 50, 0), "b": _hospital(rng, 80, 0)}
-    study = mpcstats.LocalSimulator(frames, schema=SCHEMA)
+    study = make_study(frames, schema=SCHEMA)
     assert study.n == 3
     assert study.count().counts.iloc[0] == 130
 
@@ -240,11 +253,13 @@ def test_filters_translate_to_parameterised_sql() -> None:
     assert condition.mask(frame).tolist() == [True, False, True]
 
 
-def test_results_have_summaries_frames_and_plots(hospitals: dict[str, pd.DataFrame]) -> None:
+def test_results_have_summaries_frames_and_plots(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1))
     histogram = study.histogram("age", bins=5)
     assert "Histogram of age" in histogram.summary()
     assert list(histogram.to_frame().columns) == ["left", "right", "count"]

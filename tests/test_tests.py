@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import mpcstats
 from mpcstats import Column, Schema
+from mpcstats.stats.study import Study
+from tests.conftest import StudyFactory
 
 SCHEMA = Schema(
     {
@@ -38,11 +39,11 @@ def _hospital(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 @pytest.fixture(params=[(300, 120, 700), (50, 400, 90, 600, 210)], ids=["3 sites", "5 sites"])
 def study_and_pooled(
-    request: pytest.FixtureRequest,
-) -> tuple[mpcstats.LocalSimulator, pd.DataFrame]:
+    request: pytest.FixtureRequest, make_study: StudyFactory
+) -> tuple[Study, pd.DataFrame]:
     rng = np.random.default_rng(len(request.param))
     frames = {f"h{i}": _hospital(rng, n) for i, n in enumerate(request.param)}
-    return mpcstats.LocalSimulator(frames, schema=SCHEMA), pd.concat(frames.values())
+    return make_study(frames, schema=SCHEMA), pd.concat(frames.values())
 
 
 def test_two_sample_t_tests_match_scipy(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
@@ -76,11 +77,11 @@ def test_chi_square_matches_scipy_without_opening_the_table(study_and_pooled: tu
     assert ours.dof == ref.dof
 
 
-def test_chi_square_warns_about_small_expected_counts() -> None:
+def test_chi_square_warns_about_small_expected_counts(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(0)
     frames = {f"h{i}": _hospital(rng, 8) for i in range(3)}
     with pytest.warns(RuntimeWarning, match="expected count below 5"):
-        result = mpcstats.LocalSimulator(frames, schema=SCHEMA).chi2("smoker", "cancer")
+        result = make_study(frames, schema=SCHEMA).chi2("smoker", "cancer")
     assert result.notes
 
 

@@ -15,8 +15,11 @@ before anything is computed.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,6 +90,54 @@ class Schema:
     def __contains__(self, name: object) -> bool:
         return name in self.columns
 
+    def to_dict(self) -> dict[str, Any]:
+        """The schema as JSON values: ``{"columns": {name: {kind, lo, hi, ...}}}``."""
+        columns = {}
+        for name, column in self.columns.items():
+            entry = {k: v for k, v in asdict(column).items() if k != "name"}
+            entry["codes"] = [_plain_code(code) for code in column.codes]
+            columns[name] = entry
+        return {"columns": columns}
+
+    def to_json(self) -> str:
+        """Canonical JSON: equal schemas give equal text."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "the schema") -> Schema:
+        """A schema from JSON values; errors name ``source`` and the column."""
+        entries = data.get("columns") if isinstance(data, Mapping) else None
+        if not isinstance(entries, Mapping) or not entries:
+            raise SchemaError(f"{source}: expected {{\"columns\": {{name: {{kind, ...}}}}}}")
+        columns = {}
+        for name, entry in entries.items():
+            if not isinstance(entry, Mapping) or "kind" not in entry:
+                raise SchemaError(f"{source}: column {name!r} needs a kind")
+            try:
+                spec = {**entry, "codes": tuple(entry.get("codes", ()))}
+                columns[name] = Column(name, **spec)
+            except TypeError as error:
+                raise SchemaError(f"{source}: column {name!r}: {error}") from None
+        return cls(columns)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "the schema") -> Schema:
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise SchemaError(f"{source} is not valid JSON: {error}") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Schema:
+        """A schema from a JSON file (the federation's data dictionary)."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise SchemaError(f"cannot read the schema file {path}: {error.strerror}") from None
+        return cls.from_json(text, str(path))
+
     @classmethod
     def infer(cls, frames: list[pd.DataFrame]) -> Schema:
         """A schema covering all frames (simulation only: it looks at every party's data)."""
@@ -130,6 +181,11 @@ class Schema:
                     f"{party}: column {name!r} has {int(bad.sum())} value(s) that are not {rule} "
                     f"(first at row {row}); fix the data or the schema"
                 )
+
+
+def _plain_code(code: Any) -> Any:
+    """A category code as a JSON value (numpy integers become ints)."""
+    return code.item() if isinstance(code, np.generic) else code
 
 
 def _infer_column(name: str, values: pd.Series) -> Column:

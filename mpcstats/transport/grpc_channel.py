@@ -169,21 +169,29 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
     def channel(self, session_id: str, prime: PrimeField | None = None) -> GrpcChannel:
         """The channel of a new session; ``prime`` must be the session's field (default: the
         default field of :class:`~mpcstats.protocols.session.Session`)."""
-        if session_id in self._sessions or session_id in self._stopped:
+        if session_id in self._stopped:  # a peer stopped it before it started here
+            raise self._stopped[session_id]()
+        if session_id in self._sessions:
             raise ConfigurationError(f"session id {session_id!r} is already in use")
         channel = GrpcChannel(self, session_id, prime or PrimeField.with_bits(DEFAULT_MODULUS_BITS))
         self._sessions[session_id] = channel
         return channel
 
     # lifecycle --------------------------------------------------------------------------------
-    async def start(self) -> int:
-        """Listen, requiring client certificates from the federation's CA; returns the port."""
+    async def start(self, services: Sequence[Callable[[grpc.aio.Server], None]] = ()) -> int:
+        """Listen, requiring client certificates from the federation's CA; returns the port.
+
+        ``services`` add more gRPC services to the same server (the party daemon's analyst and
+        health services), so one port and one TLS configuration serve them all.
+        """
         ca, key, cert = self.identity.credentials()
         credentials = grpc.ssl_server_credentials(
             [(key, cert)], root_certificates=ca, require_client_auth=True
         )
         self._server = grpc.aio.server(options=_SERVER_OPTIONS)
         peer_pb2_grpc.add_PeerExchangeServicer_to_server(self, self._server)
+        for add in services:
+            add(self._server)
         self.port = self._server.add_secure_port(self.listen, credentials)
         await self._server.start()
         return self.port
@@ -204,7 +212,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         for peer in self._peers():
             if peer not in self._links:
                 detail = self._lost.get(peer, f"no connection within {self.timeout:g} s")
-                raise PartyUnavailableError(peer, detail)
+                raise self._unavailable(peer, detail)
 
     async def close(self) -> None:
         """Stop every session here, say Goodbye to every peer, end the streams and the server.
@@ -225,6 +233,9 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
             await asyncio.gather(*dials, return_exceptions=True)
         if self._server is not None:
             await self._server.stop(_GRACE)
+
+    def _unavailable(self, peer: int, detail: str) -> PartyUnavailableError:
+        return PartyUnavailableError(peer, detail, self.names[peer])
 
     def _peers(self) -> list[int]:
         return [peer for peer in range(self.n) if peer != self.party]
@@ -279,7 +290,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
             return
         if not self._closed:
             log.warning("party %d (%s) unavailable: %s", link.peer, self.names[link.peer], reason)
-        failure = functools.partial(PartyUnavailableError, link.peer, reason)
+        failure = functools.partial(self._unavailable, link.peer, reason)
         for session_id in self._live_sessions():
             self._stop(session_id, failure)
 
@@ -290,7 +301,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
             return
         waiting = [k for k, box in self._boxes.items() if k[1] == link.peer and not box.done()]
         for key in waiting:
-            self._boxes.pop(key).set_exception(PartyUnavailableError(link.peer, reason))
+            self._boxes.pop(key).set_exception(self._unavailable(link.peer, reason))
 
     async def _run(
         self,
@@ -471,7 +482,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         self._check(session_id)
         link = self._links.get(peer)
         if link is None:
-            raise PartyUnavailableError(peer, self._lost.get(peer, "not connected"))
+            raise self._unavailable(peer, self._lost.get(peer, "not connected"))
         await self._write(link, frame)
 
     async def _write(self, link: _Link, frame: _Frame) -> None:
@@ -481,7 +492,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         except (*_STREAM_ERRORS, TimeoutError) as error:
             reason = f"sending failed ({type(error).__name__})"
             self._lose(link, reason)
-            raise PartyUnavailableError(link.peer, reason) from None
+            raise self._unavailable(link.peer, reason) from None
 
     async def _receive(self, session_id: str, peer: int, round_id: int) -> _Frame:
         self._check(session_id)
@@ -489,11 +500,11 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         box = self._box(key)
         try:
             if not box.done() and peer not in self._links:
-                raise PartyUnavailableError(peer, self._lost.get(peer, "not connected"))
+                raise self._unavailable(peer, self._lost.get(peer, "not connected"))
             return await asyncio.wait_for(box, self.timeout)
         except TimeoutError:
             detail = f"no message for round {round_id} within {self.timeout:g} s"
-            raise PartyUnavailableError(peer, detail) from None
+            raise self._unavailable(peer, detail) from None
         finally:
             if self._boxes.get(key) is box:
                 del self._boxes[key]

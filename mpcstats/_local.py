@@ -1,0 +1,199 @@
+"""A federation of real party daemons on loopback, for the demo and the tests.
+
+:class:`LoopbackFederation` writes a throwaway PKI, each hospital's table as CSV, the schema and
+one configuration per party into a folder, starts ``mpcstats party serve`` for each party as its
+own process, and stops them with SIGTERM. Everything it writes stays in that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mpcstats._errors import ConfigurationError
+from mpcstats.stats.schema import Schema
+from mpcstats.stats.study import Policy
+from mpcstats.transport.pki import Identity, create_ca, issue
+
+__all__ = ["ANALYST", "LoopbackFederation", "free_ports"]
+
+ANALYST = "analyst"
+DATASET = "cohort"
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on loopback right now (the daemons bind them moments later)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class LoopbackFederation:
+    """Hospitals (and optionally a helper) as daemon processes on 127.0.0.1."""
+
+    def __init__(
+        self,
+        folder: Path,
+        tables: Mapping[str, pd.DataFrame],
+        schema: Schema,
+        *,
+        helpers: int = 0,
+        policies: Mapping[str, Policy] | None = None,
+        schemas: Mapping[str, Schema] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.folder, self.schema, self.timeout = folder, schema, timeout
+        self.hospitals = list(tables)
+        self.names = self.hospitals + [
+            f"helper{i}" if helpers > 1 else "helper" for i in range(helpers)
+        ]
+        if len(self.names) < 3:
+            raise ConfigurationError("a federation has at least three parties (add a helper)")
+        self.ports = free_ports(len(self.names))
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._write_pki()
+        for name in self.names:
+            table = tables.get(name)
+            self._write_party(name, table, (policies or {}).get(name), (schemas or {}).get(name))
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {
+            name: f"127.0.0.1:{port}" for name, port in zip(self.names, self.ports, strict=True)
+        }
+
+    @property
+    def analyst(self) -> Identity:
+        return self._analyst
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """The arguments of :func:`mpcstats.connect` for this federation's analyst."""
+        return {
+            "parties": self.addresses,
+            "ca": self._analyst.ca,
+            "cert": self._analyst.cert,
+            "key": self._analyst.key,
+        }
+
+    # files ------------------------------------------------------------------------------------
+    def _write_pki(self) -> None:
+        pki = self.folder / "pki"
+        ca = create_ca(pki)
+        for name in self.names:
+            issue(ca, name)
+        self._analyst = issue(ca, ANALYST)
+
+    def config_path(self, name: str) -> Path:
+        return self.folder / name / "party.toml"
+
+    def _write_party(
+        self, name: str, table: pd.DataFrame | None, policy: Policy | None, schema: Schema | None
+    ) -> None:
+        home = self.folder / name
+        home.mkdir(parents=True, exist_ok=True)
+        policy = policy or Policy()
+        lines = [
+            "[party]",
+            f'name = "{name}"',
+            f'listen = "127.0.0.1:{self.ports[self.names.index(name)]}"',
+            f"timeout = {self.timeout}",
+            "shutdown_grace = 5",
+            "",
+            "[federation]",
+            f"parties = {_toml_list(self.names)}",
+            f"addresses = {_toml_list(list(self.addresses.values()))}",
+            f'analysts = ["{ANALYST}"]',
+            "",
+            "[tls]",
+            'ca = "../pki/ca.pem"',
+            f'cert = "../pki/{name}.pem"',
+            f'key = "../pki/{name}.key"',
+            "",
+            "[policy]",
+            f"k = {policy.k}",
+            f"allow_extremes = {str(policy.allow_extremes).lower()}",
+            f"max_parameter_fraction = {policy.max_parameter_fraction}",
+            "",
+            "[audit]",
+            'path = "audit.jsonl"',
+        ]
+        if table is not None:
+            table.to_csv(home / "data.csv", index=False)
+            (home / "schema.json").write_text((schema or self.schema).to_json())
+            lines += [
+                "",
+                f"[datasets.{DATASET}]",
+                'format = "csv"',
+                'path = "data.csv"',
+                'schema = "schema.json"',
+            ]
+        self.config_path(name).write_text("\n".join(lines) + "\n")
+
+    # processes --------------------------------------------------------------------------------
+    def start(self, name: str | None = None) -> None:
+        """Start every party's daemon (or one, e.g. after :meth:`kill`)."""
+        for party in [name] if name else self.names:
+            log = (self.folder / party / "daemon.log").open("ab")
+            self.processes[party] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mpcstats",
+                    "party",
+                    "serve",
+                    "--config",
+                    str(self.config_path(party)),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def kill(self, name: str) -> None:
+        """Kill a party's daemon abruptly (SIGKILL), as a crash would."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def stop(self, timeout: float = 15.0) -> dict[str, int]:
+        """SIGTERM every daemon and wait; returns each exit code (killed if it hangs)."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes = {}
+        deadline = time.monotonic() + timeout
+        for name, process in self.processes.items():
+            try:
+                codes[name] = process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes[name] = process.wait()
+        return codes
+
+    def log(self, name: str) -> str:
+        return (self.folder / name / "daemon.log").read_text(errors="replace")
+
+    def __enter__(self) -> LoopbackFederation:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"

@@ -1,0 +1,197 @@
+"""The configuration of a party daemon: one TOML file per hospital (or helper).
+
+::
+
+    [party]
+    name = "hosp_a"                 # this party: its certificate's common name
+    listen = "0.0.0.0:7001"         # where the daemon serves peers and analysts
+    timeout = 30                    # seconds a peer may stay silent within a session
+    shutdown_grace = 10             # seconds SIGTERM leaves running sessions to finish
+
+    [federation]
+    parties = ["hosp_a", "hosp_b", "helper"]                  # every party, in index order
+    addresses = ["a.example:7001", "b.example:7001", "h.example:7001"]
+    analysts = ["dr_jones"]         # certificate names allowed to run analyses
+
+    [tls]
+    ca = "pki/ca.pem"
+    cert = "pki/hosp_a.pem"
+    key = "pki/hosp_a.key"
+
+    [policy]
+    k = 5
+    allow_extremes = false
+    max_parameter_fraction = 0.33
+
+    [audit]
+    path = "audit/hosp_a.jsonl"
+
+    [datasets.cohort]
+    format = "csv"                  # csv | parquet
+    path = "data/cohort.csv"
+    schema = "schema.json"          # the federation's data dictionary for this dataset
+
+Relative paths are relative to the configuration file. A helper party has no datasets.
+Every error names the file, the section and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpcstats._errors import ConfigurationError
+from mpcstats.stats.schema import Schema
+from mpcstats.stats.study import Policy
+from mpcstats.transport.pki import Identity
+
+__all__ = ["DatasetConfig", "PartyConfig", "load_config"]
+
+_SECTIONS = {"party", "federation", "tls", "policy", "audit", "datasets"}
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A table the party holds and the public schema it declares for it."""
+
+    name: str
+    source: dict[str, Any]  # format and location, resolved against the config's folder
+    schema: Schema
+
+
+@dataclass(frozen=True)
+class PartyConfig:
+    name: str
+    listen: str
+    parties: list[str]
+    addresses: list[str]
+    analysts: list[str]
+    identity: Identity
+    audit_path: Path
+    policy: Policy = field(default_factory=Policy)
+    datasets: dict[str, DatasetConfig] = field(default_factory=dict)
+    timeout: float = 30.0
+    shutdown_grace: float = 10.0
+
+    @property
+    def index(self) -> int:
+        return self.parties.index(self.name)
+
+    @property
+    def helper(self) -> bool:
+        return not self.datasets
+
+
+def load_config(path: str | Path) -> PartyConfig:
+    """Read and check a party's TOML configuration."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"{path} is not valid TOML: {error}") from None
+    return _Reader(path, data).config()
+
+
+class _Reader:
+    """Typed access to the TOML tables, with errors that name file, section and key."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path, self.data, self.base = path, data, path.parent
+        unknown = set(data) - _SECTIONS
+        if unknown:
+            self.fail(f"unknown section(s) {sorted(unknown)}; known: {sorted(_SECTIONS)}")
+
+    def fail(self, message: str) -> None:
+        raise ConfigurationError(f"{self.path}: {message}")
+
+    def section(self, name: str, required: bool = True) -> dict[str, Any]:
+        table = self.data.get(name)
+        if table is None and not required:
+            return {}
+        if not isinstance(table, dict):
+            self.fail(f"needs a [{name}] section")
+        return table  # type: ignore[return-value]
+
+    def get(self, section: str, key: str, kind: type, default: Any = ...) -> Any:
+        table = self.section(section, required=default is ...)
+        if key not in table:
+            if default is ...:
+                self.fail(f"[{section}] needs {key} = ...")
+            return default
+        value = table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.fail(f"[{section}] {key} must be a {kind.__name__}, not {value!r}")
+        return value
+
+    def names(self, section: str, key: str) -> list[str]:
+        values = self.get(section, key, list)
+        if not all(isinstance(v, str) and v for v in values):
+            self.fail(f"[{section}] {key} must be a list of non-empty strings")
+        return list(values)
+
+    def file(self, section: str, key: str) -> Path:
+        resolved = self.base / self.get(section, key, str)
+        if not resolved.exists():
+            self.fail(f"[{section}] {key}: no file at {resolved}")
+        return resolved
+
+    def config(self) -> PartyConfig:
+        name = self.get("party", "name", str)
+        parties = self.names("federation", "parties")
+        addresses = self.names("federation", "addresses")
+        if name not in parties:
+            self.fail(f"party {name!r} is not among [federation] parties {parties}")
+        if len(addresses) != len(parties):
+            self.fail(f"{len(parties)} parties need {len(parties)} addresses")
+        identity = Identity(
+            name, self.file("tls", "ca"), self.file("tls", "cert"), self.file("tls", "key")
+        )
+        return PartyConfig(
+            name=name,
+            listen=self.get("party", "listen", str),
+            parties=parties,
+            addresses=addresses,
+            analysts=self.names("federation", "analysts"),
+            identity=identity,
+            audit_path=self.base / self.get("audit", "path", str),
+            policy=self.policy(),
+            datasets=self.datasets(),
+            timeout=self.get("party", "timeout", float, 30.0),
+            shutdown_grace=self.get("party", "shutdown_grace", float, 10.0),
+        )
+
+    def policy(self) -> Policy:
+        defaults = Policy()
+        try:
+            return Policy(
+                k=self.get("policy", "k", int, defaults.k),
+                allow_extremes=self.get("policy", "allow_extremes", bool, defaults.allow_extremes),
+                max_parameter_fraction=self.get(
+                    "policy", "max_parameter_fraction", float, defaults.max_parameter_fraction
+                ),
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{self.path}: [policy] {error}") from None
+
+    def datasets(self) -> dict[str, DatasetConfig]:
+        tables = self.section("datasets", required=False)
+        return {name: self.dataset(name, spec) for name, spec in tables.items()}
+
+    def dataset(self, name: str, spec: Any) -> DatasetConfig:
+        where = f"[datasets.{name}]"
+        if not isinstance(spec, Mapping):
+            self.fail(f"{where} must be a table")
+        if "schema" not in spec:
+            self.fail(f'{where} needs schema = "<file.json>" (the data dictionary)')
+        schema = Schema.load(self.base / spec["schema"])
+        source = {key: value for key, value in spec.items() if key != "schema"}
+        if "path" in source:
+            source["path"] = str(self.base / source["path"])
+        return DatasetConfig(name, source, schema)

@@ -1,0 +1,444 @@
+"""The party daemon: ``mpcstats party serve --config party.toml``.
+
+One process per hospital (or data-less helper). One gRPC server with mutual TLS hosts
+
+- ``mpcstats.v1.PeerExchange``: the share streams between parties (:mod:`mpcstats.transport`);
+- ``mpcstats.v1.Analyst``: analysts named in the configuration describe the party and run
+  analyses; the party answers with its output shares only;
+- ``grpc.health.v1.Health``: SERVING while the daemon accepts analyses.
+
+An analysis request names a method of :class:`~mpcstats.stats.study.Study` and its arguments.
+The daemon replays that method on a :class:`PartyStudy`, which stops at the method's secure
+program instead of running it, then runs that program as its party of the session (the session
+id the analyst chose, in the analyst's own namespace) over its own table. Every party derives
+the same program from the same request, so the parties compute in step; validation (schema,
+policy, filter) happens before the party joins the session.
+
+Leakage: a party sees the request (method, columns, filters, policy) and what the protocol
+opens to all parties (documented per analysis); it never sees a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import grpc
+import numpy as np
+import pandas as pd
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+
+from mpcstats._errors import (
+    AccessDeniedError,
+    ChannelClosedError,
+    ConfigurationError,
+    HeadroomError,
+    InputRangeError,
+    MpcStatsError,
+    PartyUnavailableError,
+    ProtocolError,
+)
+from mpcstats.audit import AuditLog
+from mpcstats.config import PartyConfig
+from mpcstats.core.field import PrimeField
+from mpcstats.protocols.session import Session
+from mpcstats.stats.schema import Schema, SchemaError
+from mpcstats.stats.study import PUBLIC, Call, Policy, PolicyError, Program, Study
+from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
+from mpcstats.transport.grpc_channel import GrpcNetwork, encode_tensor
+
+__all__ = ["ERROR_KEY", "PartyDaemon", "PartyStudy", "policy_message", "serve"]
+
+log = logging.getLogger("mpcstats.daemon")
+
+ERROR_KEY = "mpcstats-error"  # trailing metadata: the mpcstats exception class of a failure
+PARTY_KEY = "mpcstats-party"  # ... and for PartyUnavailableError, the missing party's index
+DETAIL_KEY = "mpcstats-detail"  # ... and why it is missing
+_PROGRESS_INTERVAL = 0.5
+_RELINK_INTERVAL = 2.0
+
+_STATUS: list[tuple[type[BaseException], grpc.StatusCode]] = [  # most specific first
+    (SchemaError, grpc.StatusCode.FAILED_PRECONDITION),
+    (PolicyError, grpc.StatusCode.PERMISSION_DENIED),
+    (ConfigurationError, grpc.StatusCode.INVALID_ARGUMENT),
+    (HeadroomError, grpc.StatusCode.OUT_OF_RANGE),
+    (InputRangeError, grpc.StatusCode.OUT_OF_RANGE),
+    (PartyUnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (ChannelClosedError, grpc.StatusCode.ABORTED),
+    (MpcStatsError, grpc.StatusCode.INTERNAL),
+]
+
+
+# replaying an analysis ------------------------------------------------------------------------
+class _Captured(BaseException):
+    """Raised by :meth:`PartyStudy._execute`: the replayed analysis reached its program.
+
+    A BaseException, so no ``except Exception`` of an analysis swallows it."""
+
+    def __init__(self, program: Program, modulus_bits: int) -> None:
+        super().__init__("secure program captured")
+        self.program, self.modulus_bits = program, modulus_bits
+
+
+class PartyStudy(Study):
+    """A party's replay of an analysis: validates the request and yields its secure program."""
+
+    def __init__(self, schema: Schema, policy: Policy) -> None:
+        self.schema, self.policy = schema, policy
+
+    def _execute(self, program: Program, modulus_bits: int) -> NoReturn:
+        raise _Captured(program, modulus_bits)
+
+    def program(self, call: Call) -> tuple[Program, int]:
+        """The secure program of ``call`` and its field size, or the error the call raises."""
+        try:
+            getattr(self, call.method)(*call.args, **call.kwargs)
+        except _Captured as captured:
+            return captured.program, captured.modulus_bits
+        except TypeError as error:  # wrong arguments for the method
+            raise ConfigurationError(f"{call.method}: {error}") from None
+        raise ProtocolError(f"{call.method} ran no secure program")
+
+
+def policy_message(policy: Policy) -> analyst_pb2.Policy:
+    return analyst_pb2.Policy(
+        k=policy.k,
+        allow_extremes=policy.allow_extremes,
+        max_parameter_fraction=policy.max_parameter_fraction,
+    )
+
+
+def _check_policy(requested: Policy, own: Policy, party: str) -> None:
+    """Refuse a request less strict than this party's own rules."""
+    looser = []
+    if requested.k < own.k:
+        looser.append(f"k = {requested.k} < {own.k}")
+    if requested.allow_extremes and not own.allow_extremes:
+        looser.append("extremes allowed, which it forbids")
+    if requested.max_parameter_fraction > own.max_parameter_fraction:
+        looser.append(
+            f"max_parameter_fraction = {requested.max_parameter_fraction} "
+            f"> {own.max_parameter_fraction}"
+        )
+    if looser:
+        raise PolicyError(f"the request is less strict than {party}'s policy: {'; '.join(looser)}")
+
+
+# the daemon -----------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """A session in progress at this party."""
+
+    key: str
+    task: asyncio.Task[dict[str, Any]]
+    session: Session
+
+
+class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
+    """One party's service: start, serve analyses, stop."""
+
+    def __init__(self, config: PartyConfig) -> None:
+        self.config = config
+        self.name, self.index = config.name, config.index
+        self.tables = {
+            name: _load_table(config.name, name, dataset.source, dataset.schema)
+            for name, dataset in config.datasets.items()
+        }
+        self.audit = AuditLog(config.audit_path)
+        self.network = GrpcNetwork(
+            self.index,
+            config.parties,
+            config.identity,
+            listen=config.listen,
+            timeout=config.timeout,
+        )
+        self.health = HealthServicer()
+        self.runs: dict[str, _Run] = {}
+        self.port = 0
+        self._accepting = False
+        self._relinker: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"PartyDaemon({self.name!r}, port={self.port})"
+
+    # lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> int:
+        """Serve; link to the peers in the background (they may start later). Returns the port."""
+        self.port = await self.network.start(services=[self._add_analyst, self._add_health])
+        self._accepting = True
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        self._relinker = asyncio.ensure_future(self._relink())
+        self.audit.append("start", party=self.name, datasets=sorted(self.tables))
+        log.info("serving", extra={"party": self.name, "port": self.port})
+        return self.port
+
+    def _add_analyst(self, server: grpc.aio.Server) -> None:
+        analyst_pb2_grpc.add_AnalystServicer_to_server(self, server)
+
+    def _add_health(self, server: grpc.aio.Server) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+
+    async def _relink(self) -> None:
+        """Keep links to every peer: re-dial peers that restarted, without waiting for a query."""
+        while True:
+            with contextlib.suppress(PartyUnavailableError):
+                await self.network.connect(self.config.addresses)
+            await asyncio.sleep(_RELINK_INTERVAL)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Refuse new analyses, let running sessions finish for ``grace`` seconds, abort the
+        rest (their peers learn why), say Goodbye to the peers and stop serving."""
+        grace = self.config.shutdown_grace if grace is None else grace
+        self._accepting = False
+        await self.health.enter_graceful_shutdown()
+        running = [run.task for run in self.runs.values()]
+        if running:
+            log.info("waiting for sessions", extra={"party": self.name, "sessions": len(running)})
+            await asyncio.wait(running, timeout=grace)
+        for run in list(self.runs.values()):
+            run.task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        if self._relinker is not None:
+            self._relinker.cancel()
+            await asyncio.gather(self._relinker, return_exceptions=True)
+        await self.network.close()
+        self.audit.append("stop", party=self.name, aborted=sum(not t.done() for t in running))
+        log.info("stopped", extra={"party": self.name})
+
+    # Analyst service --------------------------------------------------------------------------
+    async def Describe(  # noqa: N802 - the RPC's name in the proto
+        self, request: analyst_pb2.DescribeRequest, context: grpc.aio.ServicerContext
+    ) -> analyst_pb2.PartyInfo:
+        await self._analyst(context)
+        from mpcstats import __version__
+
+        datasets = [
+            analyst_pb2.Dataset(name=name, schema_json=dataset.schema.to_json())
+            for name, dataset in self.config.datasets.items()
+        ]
+        return analyst_pb2.PartyInfo(
+            party=self.name,
+            index=self.index,
+            parties=self.config.parties,
+            helper=self.config.helper,
+            datasets=datasets,
+            policy=policy_message(self.config.policy),
+            version=__version__,
+        )
+
+    async def Run(  # noqa: N802 - the RPC's name in the proto
+        self, request: analyst_pb2.RunRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[analyst_pb2.RunUpdate]:
+        analyst = await self._analyst(context)
+        key = f"{analyst}/{request.session_id}"
+        query = {"session": key, "dataset": request.dataset, "method": request.method}
+        self.audit.append("run", analyst=analyst, arguments=request.arguments_json, **query)
+        started = time.perf_counter()
+        try:
+            async for update in self._run(key, request):
+                yield update
+        except MpcStatsError as error:
+            self._finish(query, started, error)
+            await _abort(context, self.name, error)
+        except Exception as error:  # a bug: report where, not the message, which could hold data
+            where = [
+                f"{f.filename}:{f.lineno} {f.name}"
+                for f in traceback.extract_tb(error.__traceback__)
+            ]
+            log.error(
+                "internal error",
+                extra={**query, "party": self.name, "error": type(error).__name__, "where": where},
+            )
+            self._finish(query, started, error)
+            await _abort(
+                context, self.name, ProtocolError(f"internal error ({type(error).__name__})")
+            )
+        except asyncio.CancelledError:
+            self._finish(query, started, ChannelClosedError("the analyst cancelled"))
+            raise
+        else:
+            self._finish(query, started, None)
+
+    def _finish(self, query: dict[str, str], started: float, error: BaseException | None) -> None:
+        outcome = "ok" if error is None else type(error).__name__
+        seconds = round(time.perf_counter() - started, 3)
+        self.audit.append("end", outcome=outcome, seconds=seconds, **query)
+        details = {**query, "outcome": outcome, "seconds": seconds, "party": self.name}
+        (log.info if error is None else log.warning)("analysis ended", extra=details)
+
+    async def _run(
+        self, key: str, request: analyst_pb2.RunRequest
+    ) -> AsyncIterator[analyst_pb2.RunUpdate]:
+        if not self._accepting:
+            raise ChannelClosedError(f"{self.name} is shutting down")
+        table = self._table(request)
+        schema = Schema.from_json(request.schema_json, "the request's schema")
+        self._check_schema(request.dataset, schema)
+        requested = Policy(
+            request.policy.k, request.policy.allow_extremes, request.policy.max_parameter_fraction
+        )
+        _check_policy(requested, self.config.policy, self.name)
+        call = Call.from_json(request.method, request.arguments_json)
+        program, modulus_bits = PartyStudy(schema, requested).program(call)
+        await self.network.connect(self.config.addresses)
+        field = PrimeField.with_bits(modulus_bits)
+        channel = self.network.channel(key, field)
+        session = Session(self.index, len(self.config.parties), channel, modulus=field.order)
+        run = _Run(key, asyncio.ensure_future(self._compute(session, program, table)), session)
+        self.runs[key] = run
+        try:
+            while not run.task.done():
+                await asyncio.wait([run.task], timeout=_PROGRESS_INTERVAL)
+                if not run.task.done():
+                    yield analyst_pb2.RunUpdate(progress=_progress(session))
+            yield analyst_pb2.RunUpdate(output=_output(session, run.task.result(), modulus_bits))
+        finally:
+            del self.runs[key]
+            if not run.task.done():  # the analyst cancelled, or the daemon is stopping
+                run.task.cancel()
+                await asyncio.gather(run.task, return_exceptions=True)
+                with contextlib.suppress(MpcStatsError):
+                    await asyncio.shield(channel.close(f"{self.name} stopped the session"))
+
+    async def _compute(
+        self, session: Session, program: Program, table: pd.DataFrame | None
+    ) -> dict[str, Any]:
+        """Run the party's side of the session; on failure tell the peers at once."""
+        try:
+            await session.setup()
+            return await program(session, table)
+        except MpcStatsError as error:
+            with contextlib.suppress(MpcStatsError):
+                await session.channel.close(f"{self.name} failed: {type(error).__name__}")
+            raise
+
+    def _table(self, request: analyst_pb2.RunRequest) -> pd.DataFrame | None:
+        if self.config.helper:
+            return None
+        if request.dataset not in self.tables:
+            raise ConfigurationError(
+                f"{self.name} has no dataset {request.dataset!r}; it has {sorted(self.tables)}"
+            )
+        return self.tables[request.dataset]
+
+    def _check_schema(self, dataset: str, requested: Schema) -> None:
+        if self.config.helper:
+            return
+        problems = self.config.datasets[dataset].schema.differences(requested, "the analyst")
+        if problems:
+            raise SchemaError(
+                f"{self.name}'s schema of {dataset!r} differs from the request's: "
+                + "; ".join(problems)
+            )
+
+    async def _analyst(self, context: grpc.aio.ServicerContext) -> str:
+        """The calling analyst's certificate name; anyone else is refused."""
+        names = context.auth_context().get("x509_common_name", [])
+        name = names[0].decode() if len(names) == 1 else ""
+        if name not in self.config.analysts:
+            log.warning("refused an analyst", extra={"party": self.name, "certificate": name})
+            self.audit.append("refused", certificate=name)
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{self.name}: certificate {name!r} is not an analyst of this federation",
+                trailing_metadata=((ERROR_KEY, AccessDeniedError.__name__),),
+            )
+        return name
+
+
+def _progress(session: Session) -> analyst_pb2.Progress:
+    return analyst_pb2.Progress(rounds=session.stats.rounds, bytes_sent=session.stats.bytes_sent)
+
+
+def _output(session: Session, outputs: dict[str, Any], modulus_bits: int) -> analyst_pb2.Output:
+    shares = [
+        analyst_pb2.OutputShare(
+            name=name, frac=output[1], share=encode_tensor(np.asarray(output[0]), session.field)
+        )
+        for name, output in outputs.items()
+        if name != PUBLIC
+    ]
+    degree = 2 * session.t if session.prss is not None else session.t
+    return analyst_pb2.Output(
+        shares=shares,
+        public_json=json.dumps(outputs.get(PUBLIC, {}), sort_keys=True),
+        degree=degree,
+        modulus_bits=modulus_bits,
+        totals=_progress(session),
+    )
+
+
+async def _abort(context: grpc.aio.ServicerContext, party: str, error: MpcStatsError) -> NoReturn:
+    """End the call with the status matching ``error``; the metadata names its class."""
+    code = next(code for kind, code in _STATUS if isinstance(error, kind))
+    metadata: list[tuple[str, str]] = [(ERROR_KEY, type(error).__name__)]
+    if isinstance(error, PartyUnavailableError):
+        metadata += [(PARTY_KEY, str(error.party)), (DETAIL_KEY, error.detail)]
+    await context.abort(code, f"{party}: {error}", trailing_metadata=tuple(metadata))
+    raise AssertionError("unreachable: abort raises")
+
+
+def _load_table(party: str, dataset: str, source: dict[str, Any], schema: Schema) -> pd.DataFrame:
+    """The party's table of ``dataset``, checked against the schema it declares."""
+    kind, path = source.get("format"), source.get("path")
+    if kind not in {"csv", "parquet"} or not isinstance(path, str):
+        raise ConfigurationError(
+            f'[datasets.{dataset}] needs format = "csv" or "parquet" and path = "..."'
+        )
+    try:
+        frame = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
+    except OSError as error:
+        raise ConfigurationError(f"[datasets.{dataset}]: cannot read {path}: {error}") from None
+    schema.check(frame, f"{party} ({dataset})")
+    return frame
+
+
+# running a daemon -----------------------------------------------------------------------------
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extra fields.
+
+    Only fields the daemon passes in ``extra`` appear: names, ids, counts, durations."""
+
+    _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in record.__dict__.items() if k not in self._STANDARD})
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger("mpcstats")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+async def serve(config: PartyConfig, ready: Callable[[int], None] | None = None) -> None:
+    """Run the daemon until SIGTERM or SIGINT, then stop gracefully."""
+    daemon = PartyDaemon(config)
+    port = await daemon.start()
+    if ready is not None:
+        ready(port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sign in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sign, stopping.set)
+    await stopping.wait()
+    log.info("shutting down", extra={"party": config.name})
+    await daemon.stop()

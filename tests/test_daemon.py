@@ -1,0 +1,311 @@
+"""Party daemons as real processes on loopback: access control, failures, shutdown, audit.
+
+The statistics themselves run over daemons in test_stats, test_models and test_tests (the
+``grpc`` parameter of ``make_study``); this file tests what only a deployment has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import mpcstats
+from mpcstats._local import LoopbackFederation
+from mpcstats.audit import AuditError, AuditLog, verify
+from mpcstats.cli import main
+from mpcstats.config import load_config
+from mpcstats.stats.schema import Column, Schema
+from mpcstats.stats.study import Policy
+from mpcstats.transport.pki import create_ca, issue
+
+SCHEMA = Schema(
+    {
+        "age": Column("age", "int", 0, 110),
+        "smoker": Column("smoker", "bool"),
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "cancer": Column("cancer", "bool"),
+    }
+)
+
+
+def _hospital(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    age = rng.integers(30, 90, n)
+    smoker = rng.integers(0, 2, n)
+    eta = -6 + 0.06 * age + 1.2 * smoker
+    cancer = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return pd.DataFrame(
+        {"age": age, "smoker": smoker, "sex": rng.choice(["F", "M"], n), "cancer": cancer}
+    )
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(21)
+    return {
+        name: _hospital(rng, n) for name, n in [("hosp_a", 3000), ("hosp_b", 800), ("hosp_c", 2000)]
+    }
+
+
+@pytest.fixture(scope="module")
+def federation(
+    tmp_path_factory: pytest.TempPathFactory, frames: dict[str, pd.DataFrame]
+) -> Iterator[LoopbackFederation]:
+    daemons = LoopbackFederation(tmp_path_factory.mktemp("daemons"), frames, SCHEMA)
+    with daemons:
+        yield daemons
+
+
+@pytest.fixture(scope="module")
+def study(federation: LoopbackFederation) -> Iterator[mpcstats.Federation]:
+    with mpcstats.connect(**federation.connect_kwargs(), progress=False) as connected:
+        yield connected
+
+
+def _pooled(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames.values(), ignore_index=True)
+
+
+def test_the_client_learns_the_federation_and_its_schema(study: mpcstats.Federation) -> None:
+    assert study.names == ["hosp_a", "hosp_b", "hosp_c"] and study.n == 3
+    assert study.dataset == "cohort" and study.schema == SCHEMA
+    assert "hosp_a" in repr(study) and "cohort" in repr(study)
+
+
+def test_an_analyst_from_another_ca_is_refused(
+    federation: LoopbackFederation, tmp_path: Path
+) -> None:
+    stranger = issue(create_ca(tmp_path / "other"), "analyst")
+    with pytest.raises(mpcstats.AccessDeniedError, match="TLS handshake"):
+        mpcstats.connect(
+            federation.addresses, ca=federation.analyst.ca, cert=stranger.cert, key=stranger.key
+        )
+
+
+def test_a_certificate_not_named_as_analyst_is_refused(federation: LoopbackFederation) -> None:
+    party = federation.folder / "pki"  # hosp_b's own certificate is a party's, not an analyst's
+    with pytest.raises(mpcstats.AccessDeniedError, match="'hosp_b' is not an analyst"):
+        mpcstats.connect(
+            federation.addresses,
+            ca=party / "ca.pem",
+            cert=party / "hosp_b.pem",
+            key=party / "hosp_b.key",
+        )
+
+
+def test_a_server_with_another_partys_name_is_refused(federation: LoopbackFederation) -> None:
+    swapped = dict(federation.addresses)
+    swapped["hosp_a"], swapped["hosp_b"] = swapped["hosp_b"], swapped["hosp_a"]
+    with pytest.raises(mpcstats.AccessDeniedError):
+        mpcstats.connect(
+            swapped, **{k: v for k, v in federation.connect_kwargs().items() if k != "parties"}
+        )
+
+
+def test_every_party_must_be_listed(federation: LoopbackFederation) -> None:
+    kwargs = federation.connect_kwargs()
+    kwargs["parties"] = {k: v for k, v in kwargs["parties"].items() if k != "hosp_c"}
+    with pytest.raises(mpcstats.ConfigurationError, match=r"missing: \['hosp_c'\]"):
+        mpcstats.connect(**kwargs)
+
+
+def test_health_service_reports_serving(federation: LoopbackFederation) -> None:
+    analyst = federation.analyst
+
+    async def check() -> int:
+        credentials = grpc.ssl_channel_credentials(
+            analyst.ca.read_bytes(), analyst.key.read_bytes(), analyst.cert.read_bytes()
+        )
+        options = [("grpc.ssl_target_name_override", "hosp_a")]
+        address = federation.addresses["hosp_a"]
+        async with grpc.aio.secure_channel(address, credentials, options=options) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+            return int(reply.status)
+
+    assert asyncio.run(check()) == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_sessions_run_concurrently_and_stay_isolated(
+    study: mpcstats.Federation, frames: dict[str, pd.DataFrame]
+) -> None:
+    pooled = _pooled(frames)
+
+    async def both() -> list[object]:
+        return await asyncio.gather(
+            study.aio.count(where="smoker == 1"),
+            study.aio.describe("age", by="sex"),
+            study.aio.count(where="age >= 60"),
+        )
+
+    smokers, ages, older = asyncio.run(both())
+    assert smokers.counts.iloc[0] == (pooled.smoker == 1).sum()  # type: ignore[attr-defined]
+    assert older.counts.iloc[0] == (pooled.age >= 60).sum()  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ages.frame["mean"], pooled.groupby("sex").age.mean(), rtol=1e-9)  # type: ignore[attr-defined]
+
+
+def test_a_request_looser_than_a_partys_policy_is_refused(study: mpcstats.Federation) -> None:
+    strict = study.policy
+    try:
+        study.policy = Policy(k=2)  # the strictest policy of the parties is k = 5
+        with pytest.raises(
+            mpcstats.PolicyError, match=r"less strict than hosp_\w's policy: k = 2 < 5"
+        ):
+            study.count()
+    finally:
+        study.policy = strict
+    assert study.count().counts.iloc[0] == 5800
+
+
+def test_cancelling_a_call_stops_the_session_everywhere(
+    study: mpcstats.Federation, federation: LoopbackFederation
+) -> None:
+    async def cancel_midway() -> None:
+        task = asyncio.ensure_future(study.aio.logit("cancer ~ age + smoker + C(sex)"))
+        await asyncio.sleep(1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ends = [_records(federation, name, "end")[-1] for name in federation.names]
+        if all(e["method"] == "logit" for e in ends):
+            break
+        time.sleep(0.2)
+    assert all(e["method"] == "logit" and e["outcome"] != "ok" for e in ends), ends
+    assert study.count().counts.iloc[0] == 5800  # the parties serve the next session
+
+
+def test_a_killed_party_is_named_within_seconds_and_the_next_session_runs(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    daemons = LoopbackFederation(tmp_path, frames, SCHEMA, timeout=30)
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+        assert study.count().counts.iloc[0] == 5800
+
+        async def kill_midway() -> float:
+            task = asyncio.ensure_future(study.aio.logit("cancer ~ age + smoker + C(sex)"))
+            await asyncio.sleep(1.0)
+            daemons.kill("hosp_c")
+            killed = time.monotonic()
+            with pytest.raises(mpcstats.PartyUnavailableError, match=r"party 2 \(hosp_c\)"):
+                await task
+            return time.monotonic() - killed
+
+        assert asyncio.run(kill_midway()) < 10
+        for name in ("hosp_a", "hosp_b"):  # the others aborted the session, naming hosp_c
+            end = _records(daemons, name, "end")[-1]
+            assert end["method"] == "logit" and end["outcome"] == "PartyUnavailableError"
+        daemons.start("hosp_c")
+        assert _eventually(lambda: study.count().counts.iloc[0]) == 5800
+
+
+def test_hospitals_with_different_schemas_are_refused_column_by_column(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    other = Schema({**SCHEMA.columns, "age": Column("age", "int", 0, 120)})
+    other.columns.pop("smoker")
+    tables = {
+        name: frame.drop(columns="smoker") if name == "hosp_b" else frame
+        for name, frame in frames.items()
+    }
+    daemons = LoopbackFederation(tmp_path, tables, SCHEMA, schemas={"hosp_b": other})
+    with daemons, pytest.raises(mpcstats.SchemaError) as refused:
+        mpcstats.connect(**daemons.connect_kwargs())
+    message = str(refused.value)
+    assert "column 'age': hosp_b declares" in message
+    assert "column 'smoker': hosp_b does not have it" in message
+
+
+def test_shutdown_is_graceful_and_the_audit_chain_holds(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    daemons = LoopbackFederation(tmp_path, frames, SCHEMA)
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+        study.describe("age", where="smoker == 1")
+    assert daemons.stop() == dict.fromkeys(daemons.names, 0)
+    for name in daemons.names:
+        path = daemons.folder / name / "audit.jsonl"
+        _, count = verify(path)
+        events = [r["event"] for r in _read(path)]
+        assert events == ["start", "run", "end", "stop"] and count == 4
+        run = _read(path)[1]
+        assert run["method"] == "describe" and "smoker == 1" in run["arguments"]
+        log = daemons.log(name)
+        assert '"message": "analysis ended"' in log and '"outcome": "ok"' in log
+
+
+def test_a_tampered_audit_log_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    for i in range(3):
+        log.append("run", method="count", number=i)
+    assert verify(path)[1] == 3
+    AuditLog(path).append("stop")  # a restarted daemon continues the chain
+    lines = path.read_text().splitlines()
+    path.write_text(
+        "\n".join([lines[0], lines[1].replace('"number": 1', '"number": 9'), *lines[2:]]) + "\n"
+    )
+    with pytest.raises(AuditError, match=r"audit.jsonl:2: the record was altered"):
+        verify(path)
+    path.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    with pytest.raises(AuditError, match=r":2: the chain breaks"):
+        verify(path)
+
+
+def test_configuration_errors_name_the_file_section_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "party.toml"
+    config.write_text('[party]\nname = "a"\nlisten = "127.0.0.1:0"\n')
+    with pytest.raises(
+        mpcstats.ConfigurationError, match=r"party.toml: needs a \[federation\] section"
+    ):
+        load_config(config)
+    config.write_text('[party]\nname = 7\nlisten = "127.0.0.1:0"\n')
+    with pytest.raises(mpcstats.ConfigurationError, match=r"\[party\] name must be a str, not 7"):
+        load_config(config)
+    config.write_text('[party]\nname = "a"\n[parties]\n')
+    with pytest.raises(mpcstats.ConfigurationError, match=r"unknown section\(s\) \['parties'\]"):
+        load_config(config)
+
+
+def test_the_certs_command_writes_private_keys_for_their_owner_only(tmp_path: Path) -> None:
+    assert (
+        main(["certs", "--out", str(tmp_path), "--party", "hosp_a", "--analyst", "dr_jones"]) == 0
+    )
+    for name in ("ca", "hosp_a", "dr_jones"):
+        assert (tmp_path / f"{name}.pem").exists()
+        assert stat.S_IMODE(os.stat(tmp_path / f"{name}.key").st_mode) == 0o600
+    assert main(["certs", "--out", str(tmp_path), "--party", "hosp_b"]) == 0  # the same CA
+    assert not (tmp_path / "hosp_b.key").read_text().startswith("-----BEGIN CERTIFICATE")
+
+
+def _read(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _records(federation: LoopbackFederation, name: str, event: str) -> list[dict[str, object]]:
+    return [r for r in _read(federation.folder / name / "audit.jsonl") if r["event"] == event]
+
+
+def _eventually(action: object, seconds: float = 20.0) -> object:
+    """The action's result once it stops failing with a missing party (a restart is under way)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return action()  # type: ignore[operator]
+        except mpcstats.PartyUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
