@@ -19,6 +19,8 @@ setup(
         "grpcio-health-checking>=1.85.1",
         "tqdm>=4.60",
         "pandas>=2.0",
+        "sqlalchemy>=2.0",
+        "psycopg[binary]>=3.1",  # PostgreSQL sources
         "matplotlib>=3.7",
         "scipy>=1.11",
     ],

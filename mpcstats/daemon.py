@@ -53,6 +53,7 @@ from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
 from mpcstats.stats.schema import Schema, SchemaError
 from mpcstats.stats.study import PUBLIC, Call, Policy, PolicyError, Program, Study
+from mpcstats.stats.tables import SqlTable
 from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
 from mpcstats.transport.grpc_channel import GrpcNetwork, encode_tensor
 
@@ -199,6 +200,9 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         rest (their peers learn why), say Goodbye to the peers and stop serving."""
         grace = self.config.shutdown_grace if grace is None else grace
         self._accepting = False
+        if self._relinker is not None:  # peers are leaving too: do not dial them again
+            self._relinker.cancel()
+            await asyncio.gather(self._relinker, return_exceptions=True)
         await self.health.enter_graceful_shutdown()
         running = [run.task for run in self.runs.values()]
         if running:
@@ -207,9 +211,6 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         for run in list(self.runs.values()):
             run.task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        if self._relinker is not None:
-            self._relinker.cancel()
-            await asyncio.gather(self._relinker, return_exceptions=True)
         await self.network.close()
         self.audit.append("stop", party=self.name, aborted=sum(not t.done() for t in running))
         log.info("stopped", extra={"party": self.name})
@@ -310,7 +311,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
                     await asyncio.shield(channel.close(f"{self.name} stopped the session"))
 
     async def _compute(
-        self, session: Session, program: Program, table: pd.DataFrame | None
+        self, session: Session, program: Program, table: pd.DataFrame | SqlTable | None
     ) -> dict[str, Any]:
         """Run the party's side of the session; on failure tell the peers at once."""
         try:
@@ -321,7 +322,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
                 await session.channel.close(f"{self.name} failed: {type(error).__name__}")
             raise
 
-    def _table(self, request: analyst_pb2.RunRequest) -> pd.DataFrame | None:
+    def _table(self, request: analyst_pb2.RunRequest) -> pd.DataFrame | SqlTable | None:
         if self.config.helper:
             return None
         if request.dataset not in self.tables:
@@ -387,12 +388,25 @@ async def _abort(context: grpc.aio.ServicerContext, party: str, error: MpcStatsE
     raise AssertionError("unreachable: abort raises")
 
 
-def _load_table(party: str, dataset: str, source: dict[str, Any], schema: Schema) -> pd.DataFrame:
+def _load_table(
+    party: str, dataset: str, source: dict[str, Any], schema: Schema
+) -> pd.DataFrame | SqlTable:
     """The party's table of ``dataset``, checked against the schema it declares."""
     kind, path = source.get("format"), source.get("path")
+    if kind == "sql":
+        url, table = source.get("url"), source.get("table")
+        if not isinstance(url, str) or not isinstance(table, str):
+            raise ConfigurationError(f'[datasets.{dataset}] format = "sql" needs url and table')
+        try:
+            sql = SqlTable(url, table)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"[datasets.{dataset}]: {error}") from None
+        sql.check(schema, f"{party} ({dataset})")
+        return sql
     if kind not in {"csv", "parquet"} or not isinstance(path, str):
         raise ConfigurationError(
-            f'[datasets.{dataset}] needs format = "csv" or "parquet" and path = "..."'
+            f'[datasets.{dataset}] needs format = "csv", "parquet" or "sql", and path = "..." '
+            "(or url and table for sql)"
         )
     try:
         frame = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)

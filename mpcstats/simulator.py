@@ -23,6 +23,7 @@ from mpcstats.core.field import DEFAULT_MODULUS_BITS
 from mpcstats.protocols.session import DEFAULT_KAPPA, Session, Stats
 from mpcstats.stats.schema import Schema
 from mpcstats.stats.study import Policy, Program, Study
+from mpcstats.stats.tables import SqlTable
 from mpcstats.transport.memory import MemoryNetwork
 
 __all__ = ["LocalSimulator", "RunResult"]
@@ -61,7 +62,7 @@ class LocalSimulator(Study):
 
     def __init__(
         self,
-        datasets: Mapping[str, pd.DataFrame | str | Path] | None = None,
+        datasets: Mapping[str, pd.DataFrame | SqlTable | str | Path] | None = None,
         *,
         n: int | None = None,
         schema: Schema | None = None,
@@ -84,9 +85,16 @@ class LocalSimulator(Study):
         self.n = n if n is not None else max(len(self.frames), 3)
         if self.n < len(self.frames):
             raise ConfigurationError(f"{len(self.frames)} hospitals need n >= {len(self.frames)}")
+        if schema is None and any(isinstance(f, SqlTable) for f in self.frames):
+            raise ConfigurationError(
+                "a study with SQL tables needs schema=... (the data dictionary)"
+            )
         self.schema = schema or (Schema.infer(self.frames) if self.frames else Schema())
         for name, frame in zip(self.names, self.frames, strict=True):
-            self.schema.check(frame, name)
+            if isinstance(frame, SqlTable):
+                frame.check(self.schema, name)
+            else:
+                self.schema.check(frame, name)
         self.policy = policy or Policy()
         self.threshold = threshold
         self.modulus_bits = modulus_bits
@@ -167,9 +175,9 @@ def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(make())).result()
 
 
-def _load(name: str, source: pd.DataFrame | str | Path) -> pd.DataFrame:
-    """A hospital's table from a DataFrame, a CSV or a Parquet file."""
-    if isinstance(source, pd.DataFrame):
+def _load(name: str, source: pd.DataFrame | SqlTable | str | Path) -> pd.DataFrame | SqlTable:
+    """A hospital's table from a DataFrame, a SQL table, a CSV or a Parquet file."""
+    if isinstance(source, pd.DataFrame | SqlTable):
         return source
     path = Path(source)
     if not path.exists():

@@ -237,9 +237,10 @@ def _sql(node: tuple[Any, ...], parameters: dict[str, Any], quote: Any) -> str:
         return f"({column} IS NULL)"
     if kind == "present":
         return f"({column} IS NOT NULL)"
+    # a missing value fails a test, as in mask(), so NOT of it passes: NULL becomes FALSE
     if kind == "in":
-        return f"({column} IN ({', '.join(bind(v) for v in node[2])}))"
+        return f"COALESCE({column} IN ({', '.join(bind(v) for v in node[2])}), FALSE)"
     if kind == "between":
-        return f"({column} BETWEEN {bind(node[2])} AND {bind(node[3])})"
+        return f"COALESCE({column} BETWEEN {bind(node[2])} AND {bind(node[3])}, FALSE)"
     op = "=" if node[2] == "==" else "<>" if node[2] == "!=" else node[2]
-    return f"({column} {op} {bind(node[3])})"
+    return f"COALESCE({column} {op} {bind(node[3])}, FALSE)"

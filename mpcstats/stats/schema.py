@@ -108,7 +108,7 @@ class Schema:
         """A schema from JSON values; errors name ``source`` and the column."""
         entries = data.get("columns") if isinstance(data, Mapping) else None
         if not isinstance(entries, Mapping) or not entries:
-            raise SchemaError(f"{source}: expected {{\"columns\": {{name: {{kind, ...}}}}}}")
+            raise SchemaError(f'{source}: expected {{"columns": {{name: {{kind, ...}}}}}}')
         columns = {}
         for name, entry in entries.items():
             if not isinstance(entry, Mapping) or "kind" not in entry:

@@ -44,6 +44,7 @@ from mpcstats.stats.results import (
 )
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import pool, release, suppress
+from mpcstats.stats.tables import SqlTable
 
 __all__ = ["ANALYSES", "PUBLIC", "Call", "Policy", "PolicyError", "Study", "analysis"]
 
@@ -52,7 +53,7 @@ FRAC = 48  # fractional bits of the secure finishes
 
 PUBLIC = "public"  # the key of a program's public outputs: values every party already knows
 
-Program = Callable[[Session, pd.DataFrame | None], Awaitable[dict[str, Any]]]
+Program = Callable[[Session, "pd.DataFrame | SqlTable | None"], Awaitable[dict[str, Any]]]
 """A secure program: runs at every party on its own rows; returns {name: (share, frac)} for
 the analyst, and under :data:`PUBLIC` the values the program opened to all parties."""
 
@@ -175,7 +176,7 @@ class Study(abc.ABC):
 
     # selection --------------------------------------------------------------------------------
     def _rows(
-        self, frame: pd.DataFrame | None, where: str | None, needed: Sequence[str]
+        self, frame: pd.DataFrame | SqlTable | None, where: str | None, needed: Sequence[str]
     ) -> tuple[pd.DataFrame, int]:
         """The party's rows passing ``where`` with no missing value in ``needed``, and the
         number of rows the missing values excluded."""
@@ -183,6 +184,8 @@ class Study(abc.ABC):
             columns = list(self.schema.columns)
             return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}), 0
         condition = filters.parse(where, self.schema)
+        if isinstance(frame, SqlTable):  # the database filters and selects
+            return frame.select(condition, list(dict.fromkeys(needed)))
         selected = frame[condition.mask(frame)] if condition is not None else frame
         complete = selected.dropna(subset=list(needed))
         return complete, len(selected) - len(complete)
@@ -275,7 +278,9 @@ class Study(abc.ABC):
         """Pool local count tables and apply disclosure control; suppressed cells are NaN."""
         k = self.policy.k
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, needed)
             table = np.asarray(local(rows), dtype=np.int64)
             total = await pool(session, table, COUNT_BITS)
@@ -344,7 +349,9 @@ class Study(abc.ABC):
             codes = np.zeros(len(rows), np.int64) if by is None else _codes(rows[by], levels)
             return np.array([_moments(grid[codes == g]) for g in range(len(levels))], dtype=object)
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, excluded = self._rows(frame, where, needed + ([by] if by else []))
             stats = await pool(session, local(rows), 2 * value_bits)
             dropped = await pool(session, np.array([excluded]), COUNT_BITS)
@@ -467,7 +474,9 @@ class Study(abc.ABC):
                 [_codes(rows[row], rows_levels), _codes(rows[col], col_levels)], list(shape)
             )
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, [row, col])
             observed = (await pool(session, local(rows), COUNT_BITS)).with_bits(COUNT_BITS)
             row_sums = observed.sum(axis=1).with_bits(COUNT_BITS)
@@ -534,7 +543,9 @@ class Study(abc.ABC):
         gram_bits = 2 * top + COUNT_BITS + 1
         modulus = _round_up(4 * (gram_bits + COUNT_BITS) + 4 * FRAC + 200)
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, list(columns))
             grids = [
                 spec.grid(rows[c].to_numpy(float)) for spec, c in zip(specs, columns, strict=True)
@@ -582,7 +593,9 @@ class Study(abc.ABC):
             )
         value_bits = 3 * COUNT_BITS + 2
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, [column, by])
             grid = spec.grid(rows[column].to_numpy(float)) - low
             codes = _codes(rows[by], levels)
@@ -661,7 +674,9 @@ class Study(abc.ABC):
         lo_grid, hi_grid = (int(v) for v in spec.grid(np.array([spec.lo, spec.hi])))
         steps = max(hi_grid - lo_grid, 1).bit_length()
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, [column])
             mine = np.sort(spec.grid(rows[column].to_numpy(dtype=np.float64)))
             pooled_n = await pool(session, np.array([len(mine)]), COUNT_BITS)
@@ -738,7 +753,9 @@ class Study(abc.ABC):
         k, fraction = self.policy.k, self.policy.max_parameter_fraction
         smallest = max(k, math.ceil(d / fraction))
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, design.columns)
             x, y = design.matrix(rows)
             z = np.rint(np.column_stack([x, y]) / steps).astype(np.int64)
@@ -837,7 +854,9 @@ class Study(abc.ABC):
         smallest = max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
         needed = design.columns + ([offset] if offset else [])
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, needed)
             x, y = design.matrix(rows)
             z = x / steps[:d]  # integers on the grid, as floats
@@ -992,7 +1011,9 @@ class Study(abc.ABC):
         spec = self._column(column)
         sentinel = spec.grid(np.array([spec.lo if largest else spec.hi]))[0]
 
-        async def program(session: Session, frame: pd.DataFrame | None) -> dict[str, Any]:
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
             rows, _ = self._rows(frame, where, [column])
             grid = spec.grid(rows[column].to_numpy(dtype=np.float64))
             mine = (grid.max() if largest else grid.min()) if len(grid) else sentinel

@@ -202,6 +202,8 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         peer not linked within the timeout, with the reason (refusal, TLS error) when known."""
         if len(addresses) != self.n:
             raise ConfigurationError(f"{self.n} parties need {self.n} addresses")
+        if self._closed:
+            raise ChannelClosedError(f"party {self.party} closed its network")
         for peer in range(self.party):
             dial = self._dials.get(peer)
             if peer not in self._links and (dial is None or dial.done()):
@@ -230,7 +232,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
             await asyncio.wait(dials, timeout=2 * _GRACE)
             for dial in dials:
                 dial.cancel()
-            await asyncio.gather(*dials, return_exceptions=True)
+            await asyncio.wait(dials, timeout=_GRACE)  # a dial stuck in grpc must not hold us
         if self._server is not None:
             await self._server.stop(_GRACE)
 

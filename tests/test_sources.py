@@ -1,0 +1,166 @@
+"""Data sources: a PostgreSQL table gives the results its CSV and DataFrame twins give.
+
+The PostgreSQL server is real: ``.ci/run`` starts one (``.ci/postgres.sh``) and exports its URL
+as MPCSTATS_TEST_POSTGRES with MPCSTATS_REQUIRE_POSTGRES=1, so CI fails rather than skips when
+it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import mpcstats
+from mpcstats._local import LoopbackFederation
+from mpcstats.stats.schema import Column, Schema, SchemaError
+from mpcstats.stats.tables import SqlTable
+
+SCHEMA = Schema(
+    {
+        "age": Column("age", "int", 0, 120),
+        "bmi": Column("bmi", "float", 10, 60, precision=0.1),
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "los": Column("los", "int", 0, 365),
+    }
+)
+
+
+def _hospital(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(20, 95, n),
+            "bmi": np.round(rng.normal(27, 4, n).clip(10, 60), 1),
+            "sex": rng.choice(["F", "M"], n),
+            "los": rng.poisson(5, n),
+        }
+    )
+    frame.loc[frame.index[: n // 10], "bmi"] = np.nan  # some missing values
+    return frame
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[sa.Engine]:
+    url = os.environ.get("MPCSTATS_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("MPCSTATS_REQUIRE_POSTGRES"):
+            pytest.fail("MPCSTATS_REQUIRE_POSTGRES is set but MPCSTATS_TEST_POSTGRES is not")
+        pytest.skip("no PostgreSQL server: run .ci/postgres.sh and export MPCSTATS_TEST_POSTGRES")
+    engine = sa.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(8)
+    return {
+        name: _hospital(rng, n) for name, n in [("hosp_a", 700), ("hosp_b", 90), ("hosp_c", 400)]
+    }
+
+
+@pytest.fixture(scope="module")
+def tables(engine: sa.Engine, frames: dict[str, pd.DataFrame]) -> dict[str, SqlTable]:
+    suffix = uuid.uuid4().hex[:8]
+    made = {}
+    for name, frame in frames.items():
+        frame.to_sql(f"{name}_{suffix}", engine, index=False)
+        made[name] = SqlTable(engine.url.render_as_string(hide_password=False), f"{name}_{suffix}")
+    return made
+
+
+def _same(study: mpcstats.LocalSimulator, twin: mpcstats.LocalSimulator) -> None:
+    where = "age >= 40 and not sex == 'M' or bmi is missing"
+    assert study.count(where=where).counts.iloc[0] == twin.count(where=where).counts.iloc[0]
+    ours, theirs = (
+        study.describe("bmi", by="sex", where="age < 80"),
+        twin.describe("bmi", by="sex", where="age < 80"),
+    )
+    pd.testing.assert_frame_equal(ours.frame, theirs.frame)
+    assert ours.excluded == theirs.excluded > 0
+    assert study.crosstab("sex", "los", where="los <= 8").table.equals(
+        twin.crosstab("sex", "los", where="los <= 8").table
+    )
+    assert study.median("bmi") == twin.median("bmi")
+    np.testing.assert_allclose(
+        study.ols("los ~ age + bmi + C(sex)").params,
+        twin.ols("los ~ age + bmi + C(sex)").params,
+        rtol=1e-12,
+    )
+
+
+def test_postgresql_gives_the_results_of_dataframes(
+    tables: dict[str, SqlTable], frames: dict[str, pd.DataFrame]
+) -> None:
+    _same(
+        mpcstats.LocalSimulator(tables, schema=SCHEMA),
+        mpcstats.LocalSimulator(frames, schema=SCHEMA),
+    )
+
+
+def test_the_database_filters_with_bound_parameters(
+    tables: dict[str, SqlTable], frames: dict[str, pd.DataFrame], engine: sa.Engine
+) -> None:
+    statements: list[tuple[str, object]] = []
+
+    def seen(
+        conn: object, cursor: object, statement: str, parameters: object, *rest: object
+    ) -> None:
+        statements.append((statement, parameters))
+
+    table = tables["hosp_a"]
+    sa.event.listen(table.engine, "before_cursor_execute", seen)
+    try:
+        attack = "x' OR '1'='1"
+        study = mpcstats.LocalSimulator(tables, schema=SCHEMA)
+        women = study.count(where=f"sex == 'F' or sex == \"{attack}\"").counts.iloc[0]
+        assert women == sum((frame.sex == "F").sum() for frame in frames.values())
+    finally:
+        sa.event.remove(table.engine, "before_cursor_execute", seen)
+    assert statements and all(attack not in text for text, _ in statements)
+    assert any(attack in str(parameters) for _, parameters in statements)
+    with engine.connect() as connection:  # the table is intact
+        assert (
+            connection.execute(sa.text(f'SELECT COUNT(*) FROM "{table.table}"')).scalar_one() == 700
+        )
+
+
+def test_daemons_serve_postgresql_tables_like_csv_files(
+    tmp_path: Path, tables: dict[str, SqlTable], frames: dict[str, pd.DataFrame]
+) -> None:
+    daemons = LoopbackFederation(tmp_path, frames, SCHEMA)
+    for name, table in tables.items():  # hospitals read their database instead of the CSV file
+        config = daemons.config_path(name)
+        text = config.read_text().replace(
+            'format = "csv"\npath = "data.csv"',
+            f'format = "sql"\nurl = "{table.url}"\ntable = "{table.table}"',
+        )
+        config.write_text(text)
+        (config.parent / "data.csv").unlink()
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+        _same(study, mpcstats.LocalSimulator(frames, schema=SCHEMA))  # type: ignore[arg-type]
+
+
+def test_sql_errors_name_the_table_and_column(
+    tables: dict[str, SqlTable], engine: sa.Engine
+) -> None:
+    url = tables["hosp_a"].url
+    with pytest.raises(mpcstats.ConfigurationError, match="no table 'nope'"):
+        SqlTable(url, "nope")
+    with pytest.raises(mpcstats.ConfigurationError, match="cannot read table 'x' at postgresql"):
+        SqlTable("postgresql+psycopg://nobody@127.0.0.1:1/none", "x")
+    narrow = Schema({**SCHEMA.columns, "age": Column("age", "int", 0, 50)})
+    with pytest.raises(
+        SchemaError,
+        match=r"hosp_a: column 'age' has \d+ value\(s\) that are not a number in \[0, 50\]",
+    ):
+        mpcstats.LocalSimulator(tables, schema=narrow)
+    wider = Schema({**SCHEMA.columns, "weight": Column("weight", "int", 0, 300)})
+    with pytest.raises(SchemaError, match="column 'weight' is missing from table"):
+        mpcstats.LocalSimulator(tables, schema=wider)
