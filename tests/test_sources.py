@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -164,3 +165,35 @@ def test_sql_errors_name_the_table_and_column(
     wider = Schema({**SCHEMA.columns, "weight": Column("weight", "int", 0, 300)})
     with pytest.raises(SchemaError, match="column 'weight' is missing from table"):
         mpcstats.LocalSimulator(tables, schema=wider)
+
+
+def test_sums_over_rows_are_grouped_by_the_database(
+    tables: dict[str, SqlTable], frames: dict[str, pd.DataFrame]
+) -> None:
+    reads: list[tuple[str, int]] = []
+
+    def seen(conn: object, cursor: Any, statement: str, *rest: object) -> None:
+        reads.append((statement, cursor.rowcount))
+
+    table = tables["hosp_a"]
+    sa.event.listen(table.engine, "after_cursor_execute", seen)
+    try:
+        study = mpcstats.LocalSimulator(tables, schema=SCHEMA)
+        study.count(by="sex", where="age >= 30")
+        study.describe("bmi", by="sex")
+        study.crosstab("sex", "los")
+    finally:
+        sa.event.remove(table.engine, "after_cursor_execute", seen)
+    selections = [(text, rows) for text, rows in reads if "_mpcstats_weight" in text]
+    assert len(selections) == 3
+    assert all("GROUP BY" in text for text, _ in selections)
+    others = [text for text, _ in reads if "_mpcstats_weight" not in text]
+    assert all(text.startswith("SELECT COUNT(*)") for text in others)  # no statement reads rows
+    mine = frames["hosp_a"]
+    distinct = [  # what each query returns: one row per value combination, with its count
+        (mine.age >= 30).groupby(mine.sex).any().sum(),
+        len(mine.dropna(subset=["bmi"]).groupby(["bmi", "sex"])),
+        len(mine.groupby(["sex", "los"])),
+    ]
+    assert [rows for _, rows in selections] == distinct
+    assert distinct[0] == 2 and distinct[2] < 60 < len(mine)

@@ -44,7 +44,7 @@ from mpcstats.stats.results import (
 )
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import pool, release, suppress
-from mpcstats.stats.tables import SqlTable
+from mpcstats.stats.tables import WEIGHT, SqlTable
 
 __all__ = ["ANALYSES", "PUBLIC", "Call", "Policy", "PolicyError", "Study", "analysis"]
 
@@ -176,7 +176,11 @@ class Study(abc.ABC):
 
     # selection --------------------------------------------------------------------------------
     def _rows(
-        self, frame: pd.DataFrame | SqlTable | None, where: str | None, needed: Sequence[str]
+        self,
+        frame: pd.DataFrame | SqlTable | None,
+        where: str | None,
+        needed: Sequence[str],
+        collapse: bool = False,
     ) -> tuple[pd.DataFrame, int]:
         """The party's rows passing ``where`` with no missing value in ``needed``, and the
         number of rows the missing values excluded."""
@@ -185,7 +189,7 @@ class Study(abc.ABC):
             return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}), 0
         condition = filters.parse(where, self.schema)
         if isinstance(frame, SqlTable):  # the database filters and selects
-            return frame.select(condition, list(dict.fromkeys(needed)))
+            return frame.select(condition, list(dict.fromkeys(needed)), collapse=collapse)
         selected = frame[condition.mask(frame)] if condition is not None else frame
         complete = selected.dropna(subset=list(needed))
         return complete, len(selected) - len(complete)
@@ -206,8 +210,8 @@ class Study(abc.ABC):
 
         def local(rows: pd.DataFrame) -> np.ndarray:
             if by is None:
-                return np.array([len(rows)])
-            return _cell_counts([_codes(rows[by], levels)], [len(levels)])
+                return np.array([_size(rows)])
+            return _cell_counts([_codes(rows[by], levels)], [len(levels)], _weights(rows))
 
         counts = self._suppressed_counts(local, where, [by] if by else [])
         series = pd.Series(counts, index=pd.Index(levels, name=by), name="count")
@@ -232,7 +236,8 @@ class Study(abc.ABC):
         )
 
         def local(rows: pd.DataFrame) -> np.ndarray:
-            return np.histogram(rows[column].to_numpy(dtype=np.float64), edges)[0]
+            values = rows[column].to_numpy(dtype=np.float64)
+            return np.histogram(values, edges, weights=_weights(rows))[0].astype(np.int64)
 
         counts = self._suppressed_counts(local, where, [column])
         return HistogramResult(
@@ -257,7 +262,8 @@ class Study(abc.ABC):
             if layer is not None:
                 codes.insert(0, _codes(rows[layer], layer_levels))
                 sizes.insert(0, len(layer_levels))
-            return _cell_counts(codes, sizes).reshape(len(layer_levels), *sizes[-2:])
+            counts = _cell_counts(codes, sizes, _weights(rows))
+            return counts.reshape(len(layer_levels), *sizes[-2:])
 
         needed = [row, col] + ([layer] if layer else [])
         counts = self._suppressed_counts(local, where, needed)
@@ -281,7 +287,7 @@ class Study(abc.ABC):
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, needed)
+            rows, _ = self._rows(frame, where, needed, collapse=True)
             table = np.asarray(local(rows), dtype=np.int64)
             total = await pool(session, table, COUNT_BITS)
             tables = total.reshape(-1, *table.shape[-2:]) if table.ndim == 3 else total
@@ -345,14 +351,20 @@ class Study(abc.ABC):
         modulus = _round_up(4 * value_bits + 3 * FRAC + 120)
 
         def local(rows: pd.DataFrame) -> np.ndarray:
-            grid = values(rows)
+            grid, weights = values(rows), _weights(rows)
             codes = np.zeros(len(rows), np.int64) if by is None else _codes(rows[by], levels)
-            return np.array([_moments(grid[codes == g]) for g in range(len(levels))], dtype=object)
+            return np.array(
+                [
+                    _moments(grid[codes == g], None if weights is None else weights[codes == g])
+                    for g in range(len(levels))
+                ],
+                dtype=object,
+            )
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, excluded = self._rows(frame, where, needed + ([by] if by else []))
+            rows, excluded = self._rows(frame, where, needed + ([by] if by else []), collapse=True)
             stats = await pool(session, local(rows), 2 * value_bits)
             dropped = await pool(session, np.array([excluded]), COUNT_BITS)
             n, s, q = (
@@ -1038,13 +1050,30 @@ def _codes(values: pd.Series, levels: Sequence[Any]) -> np.ndarray:
     return np.asarray(pd.Categorical(values, categories=list(levels)).codes, dtype=np.int64)
 
 
-def _cell_counts(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
-    """Counts of each combination of level indices, in one pass (rows with -1 are skipped)."""
+def _cell_counts(
+    codes: list[np.ndarray], sizes: list[int], weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Counts of each combination of level indices, in one pass (rows with -1 are skipped);
+    a row of a collapsed table counts its weight."""
     valid = np.logical_and.reduce([c >= 0 for c in codes])
     cell = np.zeros(int(valid.sum()), np.int64)
     for c, size in zip(codes, sizes, strict=True):
         cell = cell * size + c[valid]
-    return np.bincount(cell, minlength=int(np.prod(sizes))).reshape(sizes)
+    if weights is None:
+        return np.bincount(cell, minlength=int(np.prod(sizes))).reshape(sizes)
+    counts = np.zeros(int(np.prod(sizes)), np.int64)
+    np.add.at(counts, cell, weights[valid])  # exact in int64, unlike bincount's float weights
+    return counts.reshape(sizes)
+
+
+def _weights(rows: pd.DataFrame) -> np.ndarray | None:
+    """The multiplicity of each row of a table the database collapsed, or None (one each)."""
+    return rows[WEIGHT].to_numpy(np.int64) if WEIGHT in rows.columns else None
+
+
+def _size(rows: pd.DataFrame) -> int:
+    weights = _weights(rows)
+    return len(rows) if weights is None else int(weights.sum())
 
 
 def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1056,8 +1085,16 @@ def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return positions, below, above
 
 
-def _moments(grid: np.ndarray) -> list[int]:
-    """[n, sum, sum of squares] of integers, exactly."""
+def _moments(grid: np.ndarray, weights: np.ndarray | None = None) -> list[int]:
+    """[n, sum, sum of squares] of integers (each counted ``weights`` times), exactly."""
+    if weights is not None:  # few distinct values: Python integers cannot overflow
+        values = [int(v) for v in grid]
+        counts = [int(w) for w in weights]
+        return [
+            sum(counts),
+            sum(c * v for c, v in zip(counts, values, strict=True)),
+            sum(c * v * v for c, v in zip(counts, values, strict=True)),
+        ]
     gram = _exact_gram(np.column_stack([np.ones(len(grid), np.int64), grid]))
     return [int(gram[0, 0]), int(gram[0, 1]), int(gram[1, 1])]
 

@@ -4,9 +4,12 @@
 database computes: the ``where=`` filter (translated to SQL with bound parameters, never
 formatted into the text), the choice of columns, the complete-case selection, the count of rows
 excluded for missing values, and the schema check (violations are counted per column by SQL).
-What it returns: the analysis's columns of the selected rows, read in chunks of ``chunk_rows``.
-Aggregation push-down (GROUP BY counts and sums computed by the database, so that rows never
-leave it) is not built yet.
+For statistics that are sums over rows (counts, histograms, crosstabs, describe, means,
+variances, t tests, Bland-Altman) the database also groups equal rows (``GROUP BY`` with
+``COUNT(*)``): it returns each distinct value combination once with its count, so no patient's
+row leaves it and the daemon's memory is bounded by the number of distinct combinations (on the
+schema's precision grid). Other analyses (quantiles, correlations, models) read the analysis's
+columns of the selected rows, in chunks of ``chunk_rows``.
 
 The database user needs SELECT on the table only. Identifiers are checked against the table's
 reflected columns and quoted by the database's dialect.
@@ -24,7 +27,9 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.stats.filters import Filter
 from mpcstats.stats.schema import Schema, SchemaError
 
-__all__ = ["SqlTable"]
+__all__ = ["WEIGHT", "SqlTable"]
+
+WEIGHT = "_mpcstats_weight"  # the multiplicity column of a collapsed selection
 
 
 class SqlTable:
@@ -82,22 +87,38 @@ class SqlTable:
                     "fix the data or the schema"
                 )
 
-    def select(self, condition: Filter | None, needed: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    def select(
+        self, condition: Filter | None, needed: Sequence[str], collapse: bool = False
+    ) -> tuple[pd.DataFrame, int]:
         """The ``needed`` columns of the rows passing ``condition`` with none of them missing,
-        and the number of passing rows the missing values excluded."""
+        and the number of passing rows the missing values excluded.
+
+        ``collapse``: the database groups equal rows and returns each distinct row once with
+        its count in :data:`WEIGHT` (for statistics that are sums over rows: counts, moments),
+        so that no patient's row leaves it, only value combinations and their counts.
+        """
         where, parameters = condition.sql(self._name) if condition is not None else ("TRUE", {})
         complete = " AND ".join(f"{self._name(c)} IS NOT NULL" for c in needed) or "TRUE"
         source = self._quote(self.table)
         selected = self._scalar(f"SELECT COUNT(*) FROM {source} WHERE {where}", parameters)
-        columns = ", ".join(self._name(c) for c in needed) or "1 AS one"
-        query = f"SELECT {columns} FROM {source} WHERE {where} AND {complete}"
+        columns = ", ".join(self._name(c) for c in needed)
+        if collapse:
+            grouped = f" GROUP BY {columns}" if needed else ""
+            listed = f"{columns}, " if needed else ""
+            query = (
+                f"SELECT {listed}COUNT(*) AS {WEIGHT} FROM {source} "
+                f"WHERE {where} AND {complete}{grouped}"
+            )
+        else:
+            query = f"SELECT {columns or '1 AS one'} FROM {source} WHERE {where} AND {complete}"
         with self.engine.connect() as connection:
             chunks = list(
                 pd.read_sql(
                     sa.text(query), connection, params=parameters, chunksize=self.chunk_rows
                 )
             )
-        rows = (
-            pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=list(needed))
-        )
-        return rows[list(needed)], selected - len(rows)
+        kept = [*needed, WEIGHT] if collapse else list(needed)
+        rows = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=kept)
+        rows = rows[kept]
+        complete_rows = int(rows[WEIGHT].sum()) if collapse else len(rows)
+        return rows, selected - complete_rows
