@@ -3,8 +3,8 @@
 1. Device agreement: a bedside jaundice meter against the laboratory bilirubin (Bland-Altman
    and a paired t test).
 2. Length of stay against age, sex and comorbidity (OLS with robust standard errors).
-3. Smoking and lung cancer across three cities (logistic regression adjusted for city, and a
-   chi-square test of independence).
+3. Smoking and lung cancer across three cities (logistic regression adjusted for city, a
+   chi-square test of independence, and the Mantel-Haenszel odds ratio stratified by city).
 
 Each secure result is printed beside statsmodels/scipy on the pooled data.
 Run: python examples/models.py
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
+from statsmodels.stats.contingency_tables import StratifiedTable
 
 import mpcstats
 from mpcstats import Column, Schema
@@ -138,6 +139,19 @@ def main() -> None:
         "chi-square smoking x cancer",
         chi2.statistic,
         stats.chi2_contingency(table, correction=False).statistic,
+    )
+    pooled_or = study.mantel_haenszel("smoker", "cancer", "city")
+    print(pooled_or.summary())
+    by_city = [  # exposed first, cases first: [[a, b], [c, d]] per city
+        pd.crosstab(part.smoker, part.cancer).reindex(index=[1, 0], columns=[1, 0]).to_numpy()
+        for _, part in pooled.groupby("city")
+    ]
+    stratified = StratifiedTable(by_city)
+    line("Mantel-Haenszel odds ratio", pooled_or.oddsratio_pooled, stratified.oddsratio_pooled)
+    line(
+        "CMH chi-square",
+        pooled_or.statistic,
+        stratified.test_null_odds(correction=False).statistic,
     )
 
 

@@ -64,6 +64,7 @@ _OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
 _RETRY_INTERVAL = 0.2
+_REPORT_GRACE = 2.0  # after one party fails, how long the others may take to say why they stop
 _PENDING: contextvars.ContextVar[list[concurrent.futures.Future[Any]] | None] = (
     contextvars.ContextVar("mpcstats_pending", default=None)
 )  # the calls an ``aio`` method has running on the client's loop, to cancel with it
@@ -319,7 +320,7 @@ class Federation(Study):
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             if all(t.done() and not t.exception() for t in tasks):
                 return [t.result() for t in tasks]
-            await asyncio.sleep(0.2)  # let the other parties report why they stopped too
+            await asyncio.wait(tasks, timeout=_REPORT_GRACE)  # the others' reasons, too
             raise _explain([t.exception() for t in tasks if t.done() and t.exception()])
         finally:
             for call in calls:

@@ -103,3 +103,66 @@ def test_mann_whitney_and_auc_match_scipy(study_and_pooled: tuple) -> None:  # t
         assert ours.statistic == ref.statistic
         assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-9)
         assert ours.auc == pytest.approx(ref.statistic / (len(women) * len(men)), rel=1e-12)
+
+
+def _cities(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    city = rng.choice(["north", "south", "east", "west"], n)
+    smoker = rng.random(n) < np.where(city == "north", 0.4, 0.25)
+    base = np.where(city == "east", 0.05, 0.1)
+    odds = base / (1 - base) * np.where(smoker, 2.5, 1.0)
+    cancer = rng.random(n) < odds / (1 + odds)
+    return pd.DataFrame(
+        {
+            "city": city,
+            "smoker": np.where(smoker, "yes", "no"),
+            "cancer": np.where(cancer, "yes", "no"),
+        }
+    )
+
+
+CITY_SCHEMA = Schema(
+    {
+        "city": Column("city", "category", codes=("east", "north", "south", "west")),
+        "smoker": Column("smoker", "category", codes=("no", "yes")),
+        "cancer": Column("cancer", "category", codes=("no", "yes")),
+    }
+)
+
+
+@pytest.mark.parametrize("sizes", [(900, 300, 1500), (200, 700, 60, 400, 1100)])
+def test_mantel_haenszel_matches_statsmodels(
+    sizes: tuple[int, ...], make_study: StudyFactory
+) -> None:
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    rng = np.random.default_rng(len(sizes))
+    frames = {f"h{i}": _cities(rng, n) for i, n in enumerate(sizes)}
+    pooled = pd.concat(frames.values())
+    ours = make_study(frames, schema=CITY_SCHEMA).mantel_haenszel("smoker", "cancer", "city")
+    tables = [
+        pd.crosstab(part.smoker, part.cancer)
+        .reindex(index=["yes", "no"], columns=["yes", "no"])
+        .to_numpy()
+        for _, part in pooled.groupby("city")
+    ]
+    reference = StratifiedTable(tables)
+    assert ours.oddsratio_pooled == pytest.approx(reference.oddsratio_pooled, rel=1e-6)
+    assert ours.logodds_pooled_se == pytest.approx(reference.logodds_pooled_se, rel=1e-6)
+    np.testing.assert_allclose(ours.conf_int(), reference.oddsratio_pooled_confint(), rtol=1e-6)
+    test = reference.test_null_odds(correction=False)
+    assert ours.statistic == pytest.approx(test.statistic, rel=1e-6)
+    assert ours.pvalue == pytest.approx(test.pvalue, abs=1e-6)
+    assert ours.n == len(pooled) and ours.strata == 4
+    assert "pooled odds ratio" in ours.summary()
+
+
+def test_mantel_haenszel_needs_binary_columns_and_k_records() -> None:
+    import mpcstats
+
+    rng = np.random.default_rng(1)
+    frames = {f"h{i}": _cities(rng, 2) for i in range(3)}
+    study = mpcstats.LocalSimulator(frames, schema=CITY_SCHEMA, policy=mpcstats.Policy(k=10))
+    with pytest.raises(mpcstats.ConfigurationError, match="'city' must have two levels"):
+        study.mantel_haenszel("city", "cancer", "smoker")
+    with pytest.raises(mpcstats.PolicyError, match="at least k = 10 records"):
+        study.mantel_haenszel("smoker", "cancer", "city")

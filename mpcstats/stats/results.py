@@ -6,6 +6,7 @@ released to the analyst, so their reprs can never show a secret.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "DiscreteResults",
     "HistogramResult",
     "MannWhitneyResult",
+    "MantelHaenszelResult",
     "OLSResults",
     "QuantileResult",
     "TTestResult",
@@ -446,3 +448,48 @@ class MannWhitneyResult:
             f"n = {self.n1:g} + {self.n2:g}"
         )
         return _summary("Mann-Whitney U test", body, [])
+
+
+@dataclass
+class MantelHaenszelResult:
+    """Mantel-Haenszel pooled odds ratio over strata, with the Robins-Breslow-Greenland
+    standard error of its log and the Cochran-Mantel-Haenszel test of a common odds ratio of 1
+    (no continuity correction), named as statsmodels' ``StratifiedTable``."""
+
+    oddsratio_pooled: float
+    logodds_pooled_se: float
+    statistic: float
+    n: float
+    strata: int
+    exposure: str
+    outcome: str
+
+    @property
+    def logodds_pooled(self) -> float:
+        return math.log(self.oddsratio_pooled)
+
+    @property
+    def pvalue(self) -> float:
+        from scipy import stats
+
+        return float(stats.chi2.sf(self.statistic, 1))
+
+    def oddsratio_pooled_confint(self, alpha: float = 0.05) -> tuple[float, float]:
+        from scipy import stats
+
+        half = stats.norm.ppf(1 - alpha / 2) * self.logodds_pooled_se
+        return math.exp(self.logodds_pooled - half), math.exp(self.logodds_pooled + half)
+
+    def conf_int(self, alpha: float = 0.05) -> tuple[float, float]:
+        """The confidence interval of the pooled odds ratio."""
+        return self.oddsratio_pooled_confint(alpha)
+
+    def summary(self) -> str:
+        low, high = self.conf_int()
+        body = (
+            f"{self.exposure} -> {self.outcome}, {self.strata} strata, n = {self.n:g}\n"
+            f"pooled odds ratio = {self.oddsratio_pooled:.6g} (95% CI {low:.6g} to {high:.6g}), "
+            f"SE of log = {self.logodds_pooled_se:.6g}\n"
+            f"CMH chi2 = {self.statistic:.6g}, df = 1, p = {self.pvalue:.4g}"
+        )
+        return _summary("Mantel-Haenszel test", body, [])
