@@ -89,11 +89,18 @@ def _same(study: mpcstats.LocalSimulator, twin: mpcstats.LocalSimulator) -> None
         twin.crosstab("sex", "los", where="los <= 8").table
     )
     assert study.median("bmi") == twin.median("bmi")
-    np.testing.assert_allclose(
-        study.ols("los ~ age + bmi + C(sex)").params,
-        twin.ols("los ~ age + bmi + C(sex)").params,
-        rtol=1e-12,
-    )
+    for cov_type in ("nonrobust", "HC1"):
+        ours_fit = study.ols("los ~ age * C(sex) + bmi", where="age >= 30", cov_type=cov_type)
+        their_fit = twin.ols("los ~ age * C(sex) + bmi", where="age >= 30", cov_type=cov_type)
+        np.testing.assert_allclose(ours_fit.params, their_fit.params, rtol=1e-12)
+        np.testing.assert_allclose(ours_fit.bse, their_fit.bse, rtol=1e-9)
+    for method in ("pearson", "spearman"):
+        np.testing.assert_allclose(
+            study.corr(["age", "los"], method=method, where="sex == 'F'").matrix,
+            twin.corr(["age", "los"], method=method, where="sex == 'F'").matrix,
+            rtol=1e-12,
+        )
+    assert study.mann_whitney("bmi", "sex").statistic == twin.mann_whitney("bmi", "sex").statistic
 
 
 def test_postgresql_gives_the_results_of_dataframes(
@@ -182,13 +189,19 @@ def test_sums_over_rows_are_grouped_by_the_database(
         study.count(by="sex", where="age >= 30")
         study.describe("bmi", by="sex")
         study.crosstab("sex", "los")
+        grouped = len(reads)
+        study.ols("los ~ age + bmi + C(sex)", cov_type="HC1")
+        study.corr(["age", "bmi", "los"])
     finally:
         sa.event.remove(table.engine, "after_cursor_execute", seen)
     selections = [(text, rows) for text, rows in reads if "_mpcstats_weight" in text]
     assert len(selections) == 3
     assert all("GROUP BY" in text for text, _ in selections)
-    others = [text for text, _ in reads if "_mpcstats_weight" not in text]
+    others = [text for text, _ in reads[:grouped] if "_mpcstats_weight" not in text]
     assert all(text.startswith("SELECT COUNT(*)") for text in others)  # no statement reads rows
+    sums = reads[grouped:]  # models and correlations: one row of sums per query, computed by SQL
+    assert len(sums) == 3 and all(rows == 1 for _, rows in sums)
+    assert all(text.startswith("SELECT SUM(") for text, _ in sums)
     mine = frames["hosp_a"]
     distinct = [  # what each query returns: one row per value combination, with its count
         (mine.age >= 30).groupby(mine.sex).any().sum(),

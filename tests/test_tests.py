@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mpcstats import Column, Schema
+from mpcstats import Column, ConfigurationError, Schema
 from mpcstats.stats.study import Study
 from tests.conftest import StudyFactory
 
@@ -19,6 +19,7 @@ SCHEMA = Schema(
         "lab": Column("lab", "float", 0, 300, precision=0.1),
         "meter": Column("meter", "float", 0, 300, precision=0.1),
         "age": Column("age", "int", 0, 110),
+        "pain": Column("pain", "int", 0, 10),
     }
 )
 
@@ -32,7 +33,8 @@ def _hospital(rng: np.random.Generator, n: int) -> pd.DataFrame:
             "cancer": rng.choice(["no", "yes"], n, p=[0.8, 0.2]),
             "lab": lab,
             "meter": np.round(lab + rng.normal(1.5, 4, n), 1),
-            "age": rng.integers(20, 90, n),
+            "age": (age := rng.integers(20, 90, n)),
+            "pain": np.clip(np.rint(age / 10 + rng.normal(0, 2, n)), 0, 10).astype(int),
         }
     )
 
@@ -68,13 +70,31 @@ def test_paired_t_test_and_bland_altman_match_scipy(study_and_pooled: tuple) -> 
     assert agreement.limits[1] == pytest.approx(differences.mean() + 1.96 * differences.std())
 
 
-def test_chi_square_matches_scipy_without_opening_the_table(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize("correction", [True, False])
+def test_chi_square_matches_scipy_without_opening_the_table(
+    study_and_pooled: tuple,  # type: ignore[type-arg]
+    correction: bool,
+) -> None:
     study, pooled = study_and_pooled
-    ours = study.chi2("smoker", "cancer")
-    ref = stats.chi2_contingency(pd.crosstab(pooled.smoker, pooled.cancer), correction=False)
+    ours = study.chi2("smoker", "cancer", correction=correction)
+    table = pd.crosstab(pooled.smoker, pooled.cancer)
+    ref = stats.chi2_contingency(table, correction=correction)
     assert ours.statistic == pytest.approx(ref.statistic, rel=1e-6)
     assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-6)
     assert ours.dof == ref.dof
+    assert any("Yates" in note for note in ours.notes) == correction
+
+
+def test_yates_correction_reaches_zero_as_scipy(make_study: StudyFactory) -> None:
+    """|ad - bc| below n/2: the corrected statistic is exactly 0 and the p-value 1."""
+    frame = pd.DataFrame({"smoker": ["no", "no", "yes", "yes"] * 5, "cancer": ["no", "yes"] * 10})
+    frames = {"h0": frame.iloc[:7], "h1": frame.iloc[7:12], "h2": frame.iloc[12:]}
+    schema = Schema({"smoker": SCHEMA["smoker"], "cancer": SCHEMA["cancer"]})
+    ours = make_study(frames, schema=schema).chi2("smoker", "cancer")
+    ref = stats.chi2_contingency(pd.crosstab(frame.smoker, frame.cancer))
+    assert ref.statistic == 0.0
+    assert ours.statistic == pytest.approx(0.0, abs=1e-9)
+    assert ours.pvalue == pytest.approx(1.0, abs=1e-6)
 
 
 def test_chi_square_warns_about_small_expected_counts(make_study: StudyFactory) -> None:
@@ -83,6 +103,24 @@ def test_chi_square_warns_about_small_expected_counts(make_study: StudyFactory) 
     with pytest.warns(RuntimeWarning, match="expected count below 5"):
         result = make_study(frames, schema=SCHEMA).chi2("smoker", "cancer")
     assert result.notes
+
+
+def test_spearman_correlations_match_scipy_with_ties(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+    study, pooled = study_and_pooled
+    ours = study.corr(["age", "pain"], method="spearman")
+    ref = stats.spearmanr(pooled.age, pooled.pain)  # both have many ties: mid-ranks
+    assert ours.matrix.loc["age", "pain"] == pytest.approx(ref.statistic, rel=1e-6)
+    assert ours.pvalues.loc["age", "pain"] == pytest.approx(ref.pvalue, abs=1e-6)
+    assert ours.method == "spearman" and "Spearman" in ours.summary()
+    assert ours.n == len(pooled)
+
+
+def test_spearman_refuses_grids_too_fine_for_level_tables(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]
+    study, _ = study_and_pooled
+    with pytest.raises(ConfigurationError, match=r"'age' has 111 levels.*coarser precision"):
+        study.corr(["age", "lab"], method="spearman")
+    with pytest.raises(ConfigurationError, match="'pearson' or 'spearman'"):
+        study.corr(["lab", "meter"], method="kendall")
 
 
 def test_pearson_correlations_match_pandas_and_scipy(study_and_pooled: tuple) -> None:  # type: ignore[type-arg]

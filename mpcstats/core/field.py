@@ -16,6 +16,7 @@ computation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ DEFAULT_MODULUS_BITS = 127
 _MERSENNE_127 = (1 << 127) - 1
 
 
+@functools.lru_cache(maxsize=64)
 def choose_prime(bits: int) -> int:
     """The prime used for a field of at least ``bits`` bits.
 
@@ -45,13 +47,19 @@ def choose_prime(bits: int) -> int:
     return candidate
 
 
+@functools.lru_cache(maxsize=64)
+def _is_prime(candidate: int) -> bool:
+    """Miller-Rabin with 50 rounds; cached, as every session checks its modulus."""
+    return bool(gmpy2.is_prime(candidate, 50))
+
+
 class PrimeField:
     """GF(p) with vectorised operations on object arrays of Python ints."""
 
     kind = "prime"
 
     def __init__(self, modulus: int) -> None:
-        if modulus < 3 or not gmpy2.is_prime(modulus, 50):
+        if modulus < 3 or not _is_prime(modulus):
             raise ConfigurationError(f"the field modulus must be an odd prime, got {modulus}")
         self.order = int(modulus)
         self.bits = self.order.bit_length()
@@ -172,17 +180,22 @@ class PrimeField:
 
     def to_bytes(self, elements: np.ndarray) -> bytes:
         width = self.width
-        return b"".join(int(x).to_bytes(width, "little") for x in np.ravel(elements))
+        return b"".join(x.to_bytes(width, "little") for x in np.ravel(elements).tolist())
 
     def from_bytes(self, data: bytes, shape: int | Sequence[int]) -> np.ndarray:
         width = self.width
         count = len(data) // width
         if count * width != len(data) or count != int(np.prod(shape, dtype=np.int64)):
             raise ConfigurationError("received field data does not match the expected shape")
-        values = [int.from_bytes(data[i * width : (i + 1) * width], "little") for i in range(count)]
-        out = np.empty(count, dtype=object)
-        out[:] = values
-        if count and max(values) >= self.order:
+        # whole 64-bit limbs, combined as Python ints: numpy loops, not a loop per element
+        words = (width + 7) // 8
+        padded = np.zeros((count, words * 8), dtype=np.uint8)
+        padded[:, :width] = np.frombuffer(data, dtype=np.uint8).reshape(count, width)
+        limbs = padded.view("<u8")
+        out = limbs[:, 0].astype(object)
+        for w in range(1, words):
+            out = out | (limbs[:, w].astype(object) << (64 * w))
+        if count and max(out) >= self.order:
             raise ConfigurationError("received a value outside the field")
         return out.reshape(shape)
 

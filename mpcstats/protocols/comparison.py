@@ -3,10 +3,11 @@
 The core is :func:`shift_right`, floor(x / 2^m) for |x| < 2^k. With b = x + 2^k in [0, 2^(k+1))
 and a mask r = S + 2^m R from :mod:`~mpcstats.protocols.masks`, the parties open c = b + r and
 
-    floor(b / 2^m) = floor(c / 2^m) - R - (floor(S / 2^m) + [c mod 2^m < S mod 2^m]),
+    floor(b / 2^m) = floor(c / 2^m) - R + floor((c mod 2^m - S) / 2^m),
 
-where S's bits are summed in GF(2^8) from the contributors' addends and both correction terms are
-moved into GF(p) with daBits. Comparisons are shifts: [x < 0] = 1 - floor(b / 2^k).
+where the last term, in [-T, 0] for T contributors, comes from one adder in GF(2^8) over the
+contributors' complemented addends of S and the public c mod 2^m, and moves into GF(p) with
+daBits. Comparisons are shifts: [x < 0] = 1 - floor(b / 2^k).
 
 Leakage: the opened c is b plus a mask of k + 1 + kappa bits (statistically hides b to within
 2^-kappa), and each bit moved between fields is opened XOR a uniform daBit. Nothing else.
@@ -50,14 +51,14 @@ async def shift_right(session: Session, x: Shared, m: int) -> Shared:
         raise ConfigurationError(f"cannot shift a {k}-bit value by {m} bits")
     if m == 0:
         return x.with_frac(0)
-    field, t = session.field, session.t
+    field = session.field
     contributors = len(session.contributors)
     field.require(k + 2, session.kappa, contributors, "a comparison or exact shift")
     flat = np.ravel(x.share)
     count = flat.size
-    carry_bits = max(t, 1).bit_length()  # floor(S / 2^m) <= t
+    top_bits = contributors.bit_length()  # floor(D / 2^m) <= contributors, see below
     mask = await masks(
-        session, count, m, k + 1 - m + session.kappa, with_bits=True, dabits=1 + carry_bits
+        session, count, m, k + 1 - m + session.kappa, with_bits=True, dabits=top_bits
     )
     assert mask.dabits_p is not None and mask.dabits_2 is not None
     offset = 1 << k
@@ -67,17 +68,21 @@ async def shift_right(session: Session, x: Shared, m: int) -> Shared:
     c_low = np.asarray(c & ((1 << m) - 1), dtype=object)
     c_high = np.asarray(c >> m, dtype=object)
 
-    total = await bitcircuits.sum_many(session, mask.low_bits)  # bits of S
-    total = bitcircuits._widen(total, m + carry_bits)
-    below = await bitcircuits.less_than_public(session, bits_of(c_low, m), total[:, :m])
-    corrections = np.concatenate([below[:, None], total[:, m : m + carry_bits]], axis=1)
-    opened = await _open_conversions(session, corrections, mask.dabits_2)
+    # D = c_low + sum_i (2^m - 1 - s_i) + T = c_low - S + T 2^m for the T contributors' m-bit
+    # parts s_i, so floor(D / 2^m) - T = floor((c_low - S) / 2^m), in [-T, 0]. One adder of
+    # the complemented parts and the public c_low + T gives it: no separate comparison circuit.
+    width = m + top_bits
+    public = bits_of(np.asarray(c_low + contributors, dtype=object), width)
+    complements = [bitcircuits._widen(part ^ np.uint8(1), width) for part in mask.low_bits]
+    total = await bitcircuits.sum_many(session, [public, *complements])
+    top = bitcircuits._widen(total, width)[:, m:width]
+    opened = await _open_conversions(session, top, mask.dabits_2)
     # bit_j = v_j + d_j (1 - 2 v_j): v_j is public, so each term is +d_j or -d_j (no products)
     signed = np.where(opened == 1, -mask.dabits_p, mask.dabits_p)
-    weights = np.array([1] + [1 << i for i in range(carry_bits)], dtype=object)
-    correction = (signed * weights).sum(axis=1) + (opened.astype(object) * weights).sum(axis=1)
+    weights = np.array([1 << i for i in range(top_bits)], dtype=object)
+    borrow = (signed * weights).sum(axis=1) + (opened.astype(object) * weights).sum(axis=1)
     # floor(b / 2^m) - 2^(k-m) = floor(x / 2^m): the offset 2^k is undone here
-    result = field.reduce(c_high - (1 << (k - m)) - mask.high - correction)
+    result = field.reduce(c_high - (1 << (k - m)) - mask.high + borrow - contributors)
     return Shared(field, result.reshape(x.shape), max(k - m, 0) + 1, 0)
 
 

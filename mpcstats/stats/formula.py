@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,7 @@ import pandas as pd
 from mpcstats.stats.filters import FilterError
 from mpcstats.stats.schema import Schema
 
-__all__ = ["Design", "parse_formula"]
+__all__ = ["Design", "design_sql", "parse_formula"]
 
 _NAME = re.compile(r"^(?:C\((?P<cat>[A-Za-z_]\w*)\)|(?P<num>[A-Za-z_]\w*))$")
 
@@ -82,6 +84,29 @@ class Design:
             return values.to_numpy(dtype=np.float64)[:, None]
         levels = self._levels(factor)
         return np.column_stack([(values == level).to_numpy(float) for level in levels])
+
+
+def design_sql(design: Design, quote: Callable[[str], str]) -> tuple[list[str], dict[str, Any]]:
+    """SQL expressions of the design columns and then the response, as :meth:`Design.matrix`
+    computes them, with their bound parameters (category codes never enter the text)."""
+    parameters: dict[str, Any] = {}
+
+    def factor_sql(factor: _Factor) -> list[str]:
+        column = quote(factor.column)
+        if not factor.categorical:
+            return [column]
+        expressions = []
+        for level in design._levels(factor):
+            key = f"level{len(parameters)}"
+            parameters[key] = level
+            expressions.append(f"CASE WHEN {column} = :{key} THEN 1 ELSE 0 END")
+        return expressions
+
+    columns = ["1"] if design.intercept else []
+    for term in design.terms:
+        for parts in itertools.product(*(factor_sql(f) for f in term)):
+            columns.append(" * ".join(f"({part})" for part in parts))
+    return [*columns, quote(design.response)], parameters
 
 
 def parse_formula(text: str, schema: Schema) -> Design:

@@ -410,10 +410,12 @@ class Chi2Result:
 
 @dataclass
 class CorrResult:
-    """Pearson correlation matrix with n; ``pvalues`` test r = 0 (t with n - 2 df)."""
+    """Pearson or Spearman correlation matrix with n; ``pvalues`` test r = 0 (t with n - 2 df,
+    as scipy's ``pearsonr`` and ``spearmanr``)."""
 
     matrix: pd.DataFrame
     n: float
+    method: str = "pearson"
 
     @property
     def pvalues(self) -> pd.DataFrame:
@@ -428,7 +430,7 @@ class CorrResult:
 
     def summary(self) -> str:
         body = self.matrix.to_string(float_format=lambda v: f"{v:.6f}") + f"\n\nn = {self.n:g}"
-        return _summary("Pearson correlation", body, [])
+        return _summary(f"{self.method.capitalize()} correlation", body, [])
 
 
 @dataclass

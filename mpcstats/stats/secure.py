@@ -9,6 +9,12 @@ its count being opened. Within every line of a table (each row and column), if e
 is flagged, the smallest unflagged cell of that line is flagged too, so a suppressed count cannot
 be recovered from the released margins. Both passes are oblivious: the parties learn nothing,
 and the analyst learns the flags and the unflagged counts.
+
+Statistics of a group that need no complementary suppression (describe) use a cheaper gate
+(:func:`gate_at_least`): z = rho * n (n - 1) ... (n - k + 1) for a secret uniform rho is zero
+exactly when n < k and otherwise uniform and non-zero. The analyst receives z and z * v for each
+output v, and recovers v = (z v) / z only when z is non-zero: ceil(log2(k + 1)) + 1 rounds
+instead of a comparison. :func:`open_gate` is the analyst's side; parties learn nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from mpcstats import protocols as P
+from mpcstats.core.field import PrimeField
+from mpcstats.protocols.arithmetic import reduce_degree
+from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
-__all__ = ["pool", "release", "suppress"]
+__all__ = ["at_least_public", "gate_at_least", "open_gate", "pool", "release", "suppress"]
 
 
 async def pool(session: Session, local: np.ndarray, bits: int, frac: int = 0) -> Shared:
@@ -84,3 +93,61 @@ async def _row_minimum(session: Session, rows: Shared) -> Shared:
             smaller = Shared(current.field, joined, current.bits, current.frac)
         current = smaller
     return current[:, 0]
+
+
+async def gate_at_least(
+    session: Session, n: Shared, values: list[Shared], k: int
+) -> dict[str, tuple[np.ndarray, int]]:
+    """Output shares of the gate z (zero where n < k) and of z * v for each of ``values``
+    (same shape as the 1-D vector of counts ``n``), for :func:`open_gate` at the analyst.
+
+    The products run in the field, not on bounded integers: z is a uniform element, never an
+    integer result, so no headroom rule applies to it.
+    """
+    field = session.field
+    gate = await _gate(session, n, k)
+    masked = await reduce_degree(session, [(field, field.mul(gate, v.share)) for v in values])
+    outputs = {"gate": _output(session, field, gate)}
+    for index, share in enumerate(masked):
+        outputs[f"gated{index}"] = _output(session, field, share)
+    return outputs
+
+
+async def at_least_public(session: Session, n: Shared, k: int, label: str) -> np.ndarray:
+    """Whether each count n is at least k, opened to the parties: only that bit is revealed,
+    as the opened gate is 0 or a uniform non-zero element."""
+    gate = await _gate(session, n, k)
+    opened = await open_elements(session, session.field, gate, label=label)
+    assert opened is not None
+    return np.asarray(opened, dtype=object) != 0
+
+
+async def _gate(session: Session, n: Shared, k: int) -> np.ndarray:
+    """Shares of rho * n (n - 1) ... (n - k + 1): a balanced product tree, one round a layer."""
+    field = session.field
+    factors = [field.reduce(n.share - j) for j in range(k)]
+    factors.append(await P.random_field(session, n.shape))
+    while len(factors) > 1:
+        pairs = [(factors[i], factors[i + 1]) for i in range(0, len(factors) - 1, 2)]
+        products = await reduce_degree(session, [(field, field.mul(a, b)) for a, b in pairs])
+        factors = products + ([factors[-1]] if len(factors) % 2 else [])
+    return factors[0]
+
+
+def _output(session: Session, field: PrimeField, share: np.ndarray) -> tuple[np.ndarray, int]:
+    return release(session, Shared(field, share, field.bits - 1, 0)), 0
+
+
+def open_gate(
+    field: PrimeField, released: dict[str, np.ndarray], count: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The analyst's side of :func:`gate_at_least`: which entries passed the gate, and the
+    ``count`` gated values as Python ints (0 where the gate was closed)."""
+    gate = np.asarray(released["gate"], dtype=object) % field.order
+    passed = gate != 0
+    inverses = np.array([field.inverse(int(z)) if z else 0 for z in gate.flat], dtype=object)
+    values = []
+    for index in range(count):
+        masked = np.asarray(released[f"gated{index}"], dtype=object).reshape(-1) % field.order
+        values.append(field.signed(field.mul(masked, inverses)).reshape(gate.shape))
+    return passed, values

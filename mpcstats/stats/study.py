@@ -11,11 +11,13 @@ from __future__ import annotations
 import abc
 import contextvars
 import functools
+import itertools
 import json
 import math
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,11 +25,14 @@ import pandas as pd
 
 from mpcstats import protocols as P
 from mpcstats._errors import ConfigurationError
+from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
+from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
+from mpcstats.stats.formula import design_sql
 from mpcstats.stats.results import (
     BlandAltmanResult,
     Chi2Result,
@@ -44,17 +49,21 @@ from mpcstats.stats.results import (
     TTestResult,
 )
 from mpcstats.stats.schema import Column, Schema
-from mpcstats.stats.secure import pool, release, suppress
+from mpcstats.stats.secure import at_least_public, gate_at_least, open_gate, pool, release, suppress
 from mpcstats.stats.tables import WEIGHT, SqlTable
 
 __all__ = ["ANALYSES", "PUBLIC", "Call", "Policy", "PolicyError", "Study", "analysis"]
 
 COUNT_BITS = 34  # pooled counts up to 1.7e10 records
+_MAX_LEVEL_PAIRS = 1 << 16  # Spearman's pooled level tables, per pair of columns
 FRAC = 48  # fractional bits of the secure finishes
 
 PUBLIC = "public"  # the key of a program's public outputs: values every party already knows
 
 Program = Callable[[Session, "pd.DataFrame | SqlTable | None"], Awaitable[dict[str, Any]]]
+_SumsOfProducts = Callable[
+    [Session, "pd.DataFrame | SqlTable | None"], Awaitable[tuple[Shared, Shared, Shared]]
+]
 """A secure program: runs at every party on its own rows; returns {name: (share, frac)} for
 the analyst, and under :data:`PUBLIC` the values the program opened to all parties."""
 
@@ -320,8 +329,10 @@ class Study(abc.ABC):
         """n, mean, variance (n - 1 denominator, as pandas) and standard deviation.
 
         Leakage: the analyst learns these for groups with at least k records (and which groups
-        were suppressed); parties learn nothing. Complete cases only: the number of records
-        excluded for a missing value is part of the result.
+        were suppressed); parties learn nothing. The analyst receives each released group's
+        exact n, sum and sum of squares on the grid, which determine n, mean and variance and
+        are determined by them, and divides in exact arithmetic. Complete cases only: the
+        number of records excluded for a missing value is part of the result.
         """
         spec = self._column(column)
         if spec.kind == "category":
@@ -349,65 +360,45 @@ class Study(abc.ABC):
         levels = self._column(by).levels if by else (None,)
         k = self.policy.k
         value_bits = grid_bits + COUNT_BITS
-        modulus = _round_up(4 * value_bits + 3 * FRAC + 120)
+        modulus = _round_up(2 * value_bits + 64)
 
-        def local(rows: pd.DataFrame) -> np.ndarray:
+        def local(rows: pd.DataFrame, excluded: int) -> np.ndarray:
             grid, weights = values(rows), _weights(rows)
             codes = np.zeros(len(rows), np.int64) if by is None else _codes(rows[by], levels)
-            return np.array(
-                [
-                    _moments(grid[codes == g], None if weights is None else weights[codes == g])
-                    for g in range(len(levels))
-                ],
-                dtype=object,
-            )
+            moments = [
+                _moments(grid[codes == g], None if weights is None else weights[codes == g])
+                for g in range(len(levels))
+            ]
+            return np.array([*(m for group in moments for m in group), excluded], dtype=object)
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
             rows, excluded = self._rows(frame, where, needed + ([by] if by else []), collapse=True)
-            stats = await pool(session, local(rows), 2 * value_bits)
-            dropped = await pool(session, np.array([excluded]), COUNT_BITS)
-            n, s, q = (
-                stats[:, i].with_bits(b)
-                for i, b in enumerate([COUNT_BITS, value_bits, 2 * value_bits])
-            )
-            flags = await P.lt(session, n, n * 0 + k)
-            safe_n = n + flags * k  # suppressed groups divide by k, not by 0; never released
-            spread = (await P.mul(session, n, q)) - (await P.mul(session, s, s))  # n Q - S^2
-            pairs = await P.mul(session, safe_n, safe_n - 1)  # n (n - 1)
-            mean = await fx.div(session, fx.rescale(s, FRAC), fx.rescale(safe_n, FRAC))
-            var = await fx.div(session, fx.rescale(spread, FRAC), fx.rescale(pairs, FRAC))
-            positive = (var + fx.rescale(flags, FRAC)).with_bits(2 * grid_bits + FRAC + 2)
-            std = await fx.sqrt(session, positive)
-            keep = 1 - flags
-            outputs = {"n": (n, 0), "mean": (mean, FRAC), "var": (var, FRAC), "std": (std, FRAC)}
-            released = {
-                name: (release(session, await P.mul(session, keep.with_frac(0), value)), frac)
-                for name, (value, frac) in outputs.items()
-            }
-            released["flags"] = (release(session, flags), 0)
-            released["excluded"] = (release(session, dropped), 0)
-            return released
+            pooled = await pool(session, local(rows, excluded), 2 * value_bits)
+            stats = pooled[:-1].reshape(len(levels), 3)
+            n, s, q = (stats[:, i] for i in range(3))
+            outputs = await gate_at_least(session, n.with_bits(COUNT_BITS), [n, s, q], k)
+            outputs["excluded"] = (release(session, pooled[-1:]), 0)
+            return outputs
 
         out = self._release(program, modulus)
+        passed, (n, s, q) = open_gate(PrimeField.with_bits(modulus), out, 3)
+        moments = [_finish_moments(*group) for group in zip(n, s, q, strict=True)]
         frame = pd.DataFrame(
-            {
-                "n": out["n"].astype(np.float64),
-                "mean": out["mean"] * precision,
-                # truncation rounds within 2^-(FRAC-8); a spread is never below zero
-                "var": np.maximum(out["var"], 0.0) * precision**2,
-                "std": np.maximum(out["std"], 0.0) * precision,
-            },
+            moments,
+            columns=["n", "mean", "var", "std"],
             index=pd.Index(["all"] if by is None else list(levels), name=by),
         )
-        frame[out["flags"].astype(np.int64) == 1] = np.nan
+        frame[["mean", "std"]] *= precision
+        frame["var"] *= precision**2
+        frame[~passed] = np.nan
         notes = []
         if frame["n"].isna().any():
             notes.append(f"groups with fewer than k = {k} records are suppressed (NaN).")
         notes.append(
-            f"values are computed on the declared precision grid ({precision:g}); "
-            f"rounding of the secure finish is below 2^-{FRAC - 8} relative."
+            f"values are computed exactly on the declared precision grid ({precision:g}) and "
+            "rounded once, to float64, at the analyst."
         )
         return frame, float(out["excluded"].sum()), notes
 
@@ -469,9 +460,13 @@ class Study(abc.ABC):
         return TTestResult(float(test.statistic), float(test.pvalue), float(df), kind, [])
 
     @analysis
-    def chi2(self, row: str, col: str, where: str | None = None) -> Chi2Result:
-        """Pearson's chi-square test of independence (no continuity correction), computed
-        inside MPC from the pooled table: chi2 = n sum O^2 / (R C) - n.
+    def chi2(
+        self, row: str, col: str, where: str | None = None, correction: bool = True
+    ) -> Chi2Result:
+        """Pearson's chi-square test of independence, computed inside MPC from the pooled
+        table: chi2 = n sum O^2 / (R C) - n. As scipy's ``chi2_contingency``, a 2 x 2 table
+        gets Yates' continuity correction unless ``correction=False``:
+        chi2 = n max(|ad - bc| - n/2, 0)^2 / (R1 R2 C1 C2).
 
         Leakage: the analyst learns the statistic, the degrees of freedom, n, and how many
         cells have an expected count below 5 (for the usual warning); not the table.
@@ -480,17 +475,20 @@ class Study(abc.ABC):
 
         rows_levels, col_levels = self._column(row).levels, self._column(col).levels
         shape = (len(rows_levels), len(col_levels))
+        yates = correction and shape == (2, 2)
         modulus = _round_up(8 * COUNT_BITS + 4 * FRAC + 200)
 
         def local(rows: pd.DataFrame) -> np.ndarray:
             return _cell_counts(
-                [_codes(rows[row], rows_levels), _codes(rows[col], col_levels)], list(shape)
+                [_codes(rows[row], rows_levels), _codes(rows[col], col_levels)],
+                list(shape),
+                _weights(rows),
             )
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, [row, col])
+            rows, _ = self._rows(frame, where, [row, col], collapse=True)
             observed = (await pool(session, local(rows), COUNT_BITS)).with_bits(COUNT_BITS)
             row_sums = observed.sum(axis=1).with_bits(COUNT_BITS)
             col_sums = observed.sum(axis=0).with_bits(COUNT_BITS)
@@ -507,15 +505,17 @@ class Study(abc.ABC):
             small = await P.lt(
                 session, expected_times_n.reshape(-1), n * 0 + 0 + (5 * n).reshape(1)
             )
-            squares = await P.mul(session, observed, observed)
-            ratios = await fx.div(
-                session,
-                fx.rescale(squares.reshape(-1), FRAC),
-                fx.rescale(expected_times_n.reshape(-1), FRAC),
-            )
-            statistic = (await fx.mul(session, ratios.sum(), fx.rescale(n, FRAC))) - fx.rescale(
-                n, FRAC
-            )
+            if yates:
+                statistic = await _yates_statistic(session, observed, row_sums, col_sums, n)
+            else:
+                squares = await P.mul(session, observed, observed)
+                ratios = await fx.div(
+                    session,
+                    fx.rescale(squares.reshape(-1), FRAC),
+                    fx.rescale(expected_times_n.reshape(-1), FRAC),
+                )
+                total = await fx.mul(session, ratios.sum(), fx.rescale(n, FRAC))
+                statistic = total - fx.rescale(n, FRAC)
             return {
                 "statistic": (release(session, statistic), FRAC),
                 "n": (release(session, n), 0),
@@ -524,7 +524,7 @@ class Study(abc.ABC):
 
         out = self._release(program, modulus)
         df = (shape[0] - 1) * (shape[1] - 1)
-        statistic = float(out["statistic"])
+        statistic = max(float(out["statistic"]), 0.0)  # fixed-point rounding near zero
         small = int(out["small"])
         notes = (
             [
@@ -536,36 +536,47 @@ class Study(abc.ABC):
         )
         if small:
             warnings.warn(notes[0], RuntimeWarning, stacklevel=2)
+        if yates:
+            notes.append("Yates' continuity correction applied (a 2 x 2 table).")
         return Chi2Result(
             statistic, float(stats.chi2.sf(statistic, df)), df, float(out["n"]), notes
         )
 
     @analysis
-    def corr(self, columns: Sequence[str], where: str | None = None) -> CorrResult:
-        """Pearson correlations of numeric columns (complete cases on all of them), computed
-        inside MPC from exact pooled moments: r = C_ij / sqrt(C_ii C_jj), C = n S - s s'.
+    def corr(
+        self, columns: Sequence[str], where: str | None = None, method: str = "pearson"
+    ) -> CorrResult:
+        """Pearson or Spearman correlations of numeric columns (complete cases on all of them),
+        computed inside MPC: r = C_ij / sqrt(C_ii C_jj), C = n S - s s', from exact pooled
+        sums s and sums of products S of the values (Pearson) or of their ranks (Spearman).
 
-        Leakage: the analyst learns the correlation matrix and n. Spearman correlation is not
-        provided yet.
+        Spearman ranks the pooled records on the declared precision grid, ties at their mean
+        rank as scipy's ``spearmanr``. Each party counts its records per grid level and per
+        pair of levels; the pooled counts give the doubled mid-ranks 2R = 2 cumsum(h) - h + 1
+        by local arithmetic, and S_ij = (2R_i)' N_ij (2R_j) takes two rounds of secure
+        products. The level tables are pooled whole, so this suits ordinal scores and coarse
+        grids: at most 2^16 level pairs per pair of columns (e.g. age in years by a 500-level
+        score).
+
+        Leakage: the analyst learns the correlation matrix and n; parties learn nothing.
         """
+        if method not in {"pearson", "spearman"}:
+            raise ConfigurationError(f"method is 'pearson' or 'spearman', not {method!r}")
         specs = [self._column(c) for c in columns]
         if any(spec.kind == "category" for spec in specs) or len(specs) < 2:
             raise ConfigurationError("corr needs at least two numeric columns")
-        p = len(specs)
-        top = max(spec.grid_bits for spec in specs)
-        gram_bits = 2 * top + COUNT_BITS + 1
+        if method == "spearman":
+            gram_bits, sums_of_products = self._rank_sums(columns, where)
+        else:
+            top = max(spec.grid_bits for spec in specs)
+            gram_bits = 2 * top + COUNT_BITS + 1
+            sums_of_products = self._value_sums(columns, where, gram_bits)
         modulus = _round_up(4 * (gram_bits + COUNT_BITS) + 4 * FRAC + 200)
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, list(columns))
-            grids = [
-                spec.grid(rows[c].to_numpy(float)) for spec, c in zip(specs, columns, strict=True)
-            ]
-            z = np.column_stack([np.ones(len(rows), np.int64), *grids])
-            gram = (await pool(session, _exact_gram(z), gram_bits)).with_bits(gram_bits)
-            n, sums, cross = gram[0, 0], gram[0, 1:], gram[1:, 1:]
+            n, sums, cross = await sums_of_products(session, frame)
             centred = (await P.mul(session, n, cross)) - (
                 await P.mul(session, sums.reshape(-1, 1), sums.reshape(1, -1))
             )
@@ -576,10 +587,116 @@ class Study(abc.ABC):
             return {"r": (release(session, r), FRAC), "n": (release(session, n), 0)}
 
         out = self._release(program, modulus)
+        p = len(specs)
         matrix = np.clip(out["r"].reshape(p, p), -1.0, 1.0)
         np.fill_diagonal(matrix, 1.0)
         frame = pd.DataFrame(matrix, index=list(columns), columns=list(columns))
-        return CorrResult(frame, float(out["n"]))
+        return CorrResult(frame, float(out["n"]), method)
+
+    def _value_sums(
+        self, columns: Sequence[str], where: str | None, gram_bits: int
+    ) -> _SumsOfProducts:
+        """n, the sums and the sums of products of the columns' grid values, pooled; a SQL
+        source computes them in the database."""
+        specs = [self._column(c) for c in columns]
+        steps = [1.0, *(spec.precision for spec in specs)]
+
+        def local(frame: pd.DataFrame | SqlTable | None) -> np.ndarray:
+            if isinstance(frame, SqlTable):
+                condition = filters.parse(where, self.schema)
+                expressions = ["1", *(frame.identifier(c) for c in columns)]
+                return frame.sums_of_products(condition, list(columns), expressions, steps, {})
+            rows, _ = self._rows(frame, where, list(columns))
+            grids = [
+                spec.grid(rows[c].to_numpy(float)) for spec, c in zip(specs, columns, strict=True)
+            ]
+            return _exact_gram(np.column_stack([np.ones(len(rows), np.int64), *grids]))
+
+        async def sums(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> tuple[Shared, Shared, Shared]:
+            gram = (await pool(session, local(frame), gram_bits)).with_bits(gram_bits)
+            return gram[0, 0], gram[0, 1:], gram[1:, 1:]
+
+        return sums
+
+    def _rank_sums(self, columns: Sequence[str], where: str | None) -> tuple[int, _SumsOfProducts]:
+        """Bits and the pooled n, sums and sums of products of the doubled mid-ranks."""
+        specs = [self._column(c) for c in columns]
+        low = [int(spec.grid(np.array([spec.lo]))[0]) for spec in specs]
+        sizes = [
+            int(spec.grid(np.array([spec.hi]))[0]) - lo + 1
+            for spec, lo in zip(specs, low, strict=True)
+        ]
+        pairs = [(i, j) for i in range(len(specs)) for j in range(i + 1, len(specs))]
+        for i, j in pairs:
+            if sizes[i] * sizes[j] > _MAX_LEVEL_PAIRS:
+                raise ConfigurationError(
+                    f"Spearman ranks on the declared grids: {columns[i]!r} has {sizes[i]} levels "
+                    f"and {columns[j]!r} {sizes[j]}, more than {_MAX_LEVEL_PAIRS} pairs; declare "
+                    "a coarser precision for these columns"
+                )
+        rank_bits = COUNT_BITS + 2  # 2R <= 2n + 1
+        gram_bits = 3 * COUNT_BITS + 4  # sum h (2R)^2 <= n (2n + 1)^2
+
+        def local(rows: pd.DataFrame) -> np.ndarray:
+            codes = [
+                spec.grid(rows[c].to_numpy(float)) - lo
+                for spec, c, lo in zip(specs, columns, low, strict=True)
+            ]
+            weights = _weights(rows)
+            tables = [np.array([_size(rows)])]
+            tables += [
+                np.bincount(g, weights, minlength=size)
+                for g, size in zip(codes, sizes, strict=True)
+            ]
+            tables += [
+                np.bincount(codes[i] * sizes[j] + codes[j], weights, minlength=sizes[i] * sizes[j])
+                for i, j in pairs
+            ]
+            return np.concatenate(tables).astype(np.int64)
+
+        async def sums(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> tuple[Shared, Shared, Shared]:
+            # level counts: a SQL source returns value combinations and their counts
+            rows, _ = self._rows(frame, where, list(columns), collapse=True)
+            pooled = (await pool(session, local(rows), COUNT_BITS)).with_bits(COUNT_BITS)
+            edges = np.cumsum([1, *sizes, *(sizes[i] * sizes[j] for i, j in pairs)])
+            parts = [pooled[a:b] for a, b in itertools.pairwise(edges)]
+            counts, tables = parts[: len(sizes)], parts[len(sizes) :]
+            ranks = [(2 * h.cumsum() - h + 1).with_bits(rank_bits) for h in counts]
+            field = session.field
+            first = await reduce_degree(
+                session,
+                [(field, field.mul(h.share, r.share)) for h, r in zip(counts, ranks, strict=True)]
+                + [
+                    (field, field.dot(t.share.reshape(sizes[i], sizes[j]), ranks[j].share))
+                    for t, (i, j) in zip(tables, pairs, strict=True)
+                ],
+            )
+            weighted, crossed = first[: len(sizes)], first[len(sizes) :]
+            second = await reduce_degree(
+                session,
+                [(field, field.dot(w, r.share)) for w, r in zip(weighted, ranks, strict=True)]
+                + [
+                    (field, field.dot(ranks[i].share, v))
+                    for v, (i, _) in zip(crossed, pairs, strict=True)
+                ],
+            )
+            cross = field.zeros((len(sizes), len(sizes)))
+            for i in range(len(sizes)):
+                cross[i, i] = second[i]
+            for (i, j), value in zip(pairs, second[len(sizes) :], strict=True):
+                cross[i, j] = cross[j, i] = value
+            sums_ = np.array([field.reduce(np.sum(w)) for w in weighted], dtype=object)
+            return (
+                pooled[0],
+                Shared(field, sums_, 2 * COUNT_BITS + 3, 0),
+                Shared(field, cross, gram_bits, 0),
+            )
+
+        return gram_bits, sums
 
     @analysis
     def mann_whitney(self, column: str, by: str, where: str | None = None) -> MannWhitneyResult:
@@ -609,10 +726,19 @@ class Study(abc.ABC):
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, [column, by])
+            rows, _ = self._rows(frame, where, [column, by], collapse=True)
             grid = spec.grid(rows[column].to_numpy(float)) - low
-            codes = _codes(rows[by], levels)
-            local = np.stack([np.bincount(grid[codes == g], minlength=size) for g in (0, 1)])
+            codes, weights = _codes(rows[by], levels), _weights(rows)
+            local = np.stack(
+                [
+                    np.bincount(
+                        grid[codes == g],
+                        None if weights is None else weights[codes == g],
+                        minlength=size,
+                    ).astype(np.int64)
+                    for g in (0, 1)
+                ]
+            )
             hist = (await pool(session, local, COUNT_BITS)).with_bits(COUNT_BITS)
             first, second = hist[0], hist[1]
             below = (second.cumsum() * 2 - second).with_bits(COUNT_BITS + 1)
@@ -726,9 +852,11 @@ class Study(abc.ABC):
         """Exact quantiles of the pooled column (numpy.quantile's default 'linear' method).
 
         The pooled number of complete records n is opened once it is known to be at least k.
-        Then a secure binary search runs over the declared precision grid: at each step every
-        party counts its own records at or below a public probe, the counts are pooled, and
-        only the comparison of the pooled count with the target rank is opened.
+        Then a secure search runs over the declared precision grid, several bits a step: at
+        each step every party counts its own records at or below each of 2^b - 1 public probes
+        splitting the remaining interval (a SQL source returns value counts, not rows), the
+        counts are pooled, and only the comparisons of the pooled counts with the target rank
+        are opened. A 16-bit grid takes two steps.
 
         Leakage: the parties and the analyst learn whether n >= k, then n, and the order
         statistics on either side of each released quantile (the search path reveals nothing
@@ -743,34 +871,38 @@ class Study(abc.ABC):
             raise ConfigurationError("quantile levels lie in [0, 1]")
         k = self.policy.k
         lo_grid, hi_grid = (int(v) for v in spec.grid(np.array([spec.lo, spec.hi])))
-        steps = max(hi_grid - lo_grid, 1).bit_length()
+        width = max(hi_grid - lo_grid, 1).bit_length()  # the grid fits in 2^width values
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, [column])
-            mine = np.sort(spec.grid(rows[column].to_numpy(dtype=np.float64)))
-            pooled_n = await pool(session, np.array([len(mine)]), COUNT_BITS)
-            enough = await P.ge(session, pooled_n, pooled_n * 0 + k)
-            if int((await P.open(session, enough, label="quantile group size guard"))[0]) != 1:
+            rows, _ = self._rows(frame, where, [column], collapse=True)
+            grid = spec.grid(rows[column].to_numpy(np.float64))
+            at_or_below = _cumulative_counts(grid, rows, lo_grid, width)
+            pooled_n = await pool(session, np.array([_size(rows)]), COUNT_BITS)
+            if not (await at_least_public(session, pooled_n, k, "quantile group size guard"))[0]:
                 return {PUBLIC: {"n": None, "grid": []}}
             total = int((await P.open(session, pooled_n, label="quantile n"))[0])
             _, below, above = _order_ranks(total, levels)
             allowed = (below >= k) & (total - 1 - above >= k)
-            ranks = np.concatenate([below[allowed], above[allowed]])
+            ranks, searched = np.unique(
+                np.concatenate([below[allowed], above[allowed]]), return_inverse=True
+            )
             low = np.full(len(ranks), lo_grid, dtype=np.int64)
-            high = np.full(len(ranks), hi_grid, dtype=np.int64)
-            for _ in range(steps if len(ranks) else 0):
-                probe = (low + high) // 2
-                local = np.searchsorted(mine, probe, side="right")  # records <= probe
-                pooled = await pool(session, local, COUNT_BITS)
-                short = await P.lt(session, pooled, pooled * 0 + (ranks + 1))
-                go_right = (await P.open(session, short, label="quantile search step")) == 1
-                low = np.where(go_right, probe + 1, low)
-                high = np.where(go_right, high, probe)
-            return {PUBLIC: {"n": total, "grid": low.tolist()}}
+            for digit_bits, remaining in _search_digits(width, len(ranks)):
+                # probe j is the last value of part j - 1 of the interval [low, low + 2^remaining)
+                part = 1 << (remaining - digit_bits)
+                probes = low[:, None] + part * np.arange(1, 1 << digit_bits)[None, :] - 1
+                local = at_or_below(probes.ravel())
+                # counts are at most the public n: comparisons need only its bits
+                pooled = (await pool(session, local, COUNT_BITS)).with_bits(total.bit_length())
+                targets = np.repeat(ranks + 1, probes.shape[1])
+                short = await P.lt(session, pooled, pooled * 0 + targets)
+                passed = await P.open(session, short, label="quantile search step")
+                low = low + part * passed.reshape(probes.shape).astype(np.int64).sum(axis=1)
+            return {PUBLIC: {"n": total, "grid": low[searched].tolist()}}
 
-        out = self._release(program, 192)
+        out = self._release(program, 127)
         if out["n"] is None:
             values = pd.Series(np.nan, index=levels)
             return QuantileResult(values, column, float("nan"), ["n is below k: suppressed."])
@@ -827,14 +959,10 @@ class Study(abc.ABC):
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, design.columns)
-            x, y = design.matrix(rows)
-            z = np.rint(np.column_stack([x, y]) / steps).astype(np.int64)
-            gram = await pool(session, _exact_gram(z), gram_bits)
-            totals = await pool(session, np.array([len(rows), int(z[:, d].sum())]), gram_bits)
-            n, sy = totals[0].with_bits(COUNT_BITS), totals[1]
-            enough = await P.ge(session, n, n * 0 + smallest)
-            if int(await P.open(session, enough, label="model size guard")) != 1:
+            full, residual_sums = self._model_sums(frame, where, design, steps)
+            pooled = await pool(session, full, gram_bits)
+            n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
+            if not (await at_least_public(session, n.reshape(1), smallest, "model size guard"))[0]:
                 raise PolicyError(
                     f"the model has {d} parameters: the policy needs n >= {smallest} "
                     f"(k = {k}, at most {fraction:g} parameters per record)"
@@ -844,11 +972,7 @@ class Study(abc.ABC):
             inverse = await inverse_spd(session, xtx, work=work)
             beta = await fx.matmul(session, inverse, xty.reshape(d, 1), frac=work)
             coefficients = await P.open(session, beta.reshape(d), label="coefficients")
-            residuals = z[:, d] - z[:, :d] @ np.asarray(coefficients, dtype=np.float64)
-            local = [float(residuals @ residuals)]
-            if cov_type == "HC1":
-                weighted = z[:, :d] * residuals[:, None]
-                local += list((weighted.T @ weighted).ravel())
+            local = residual_sums(np.asarray(coefficients, np.float64), cov_type == "HC1")
             sums = await pool(session, np.array(local), gram_bits + FRAC, frac=FRAC)
             yy = gram[d, d]
             spread = (await P.mul(session, n, yy)) - (await P.mul(session, sy, sy))
@@ -1009,6 +1133,39 @@ class Study(abc.ABC):
             converged=bool(out["converged"]),
         )
 
+    def _model_sums(
+        self, frame: pd.DataFrame | SqlTable | None, where: str | None, design: Any, steps: Any
+    ) -> tuple[np.ndarray, Callable[[np.ndarray, bool], list[float]]]:
+        """[1, Z]'[1, Z] for the grid values Z = [X, y] of the party's complete rows, exactly,
+        and the residual sums for given coefficients: [e'e] (+ e^2-weighted Z'Z for HC1).
+        A SQL source computes both in the database; no row leaves it."""
+        if isinstance(frame, SqlTable):
+            condition = filters.parse(where, self.schema)
+            expressions, parameters = design_sql(design, frame.identifier)
+            query = (condition, design.columns)
+            full = frame.sums_of_products(*query, ["1", *expressions], [1.0, *steps], parameters)
+
+            def in_database(coefficients: np.ndarray, robust: bool) -> list[float]:
+                return frame.residual_sums(
+                    *query, expressions, list(steps), parameters, list(coefficients), robust
+                )
+
+            return full, in_database
+        rows, _ = self._rows(frame, where, design.columns)
+        x, y = design.matrix(rows)
+        z = np.rint(np.column_stack([x, y]) / steps).astype(np.int64)
+        d = z.shape[1] - 1
+
+        def in_memory(coefficients: np.ndarray, robust: bool) -> list[float]:
+            residuals = z[:, d] - z[:, :d] @ coefficients
+            local = [float(residuals @ residuals)]
+            if robust:
+                weighted = z[:, :d] * residuals[:, None]
+                local += list((weighted.T @ weighted).ravel())
+            return local
+
+        return _exact_gram(np.column_stack([np.ones(len(z), np.int64), z])), in_memory
+
     def _design_grid(self, design: Any) -> tuple[np.ndarray, np.ndarray]:
         """Grid step and largest |value| in steps of every design column and the response
         (indicators and the intercept have step 1 and bound 1)."""
@@ -1085,7 +1242,7 @@ class Study(abc.ABC):
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, [column])
+            rows, _ = self._rows(frame, where, [column], collapse=True)
             grid = spec.grid(rows[column].to_numpy(dtype=np.float64))
             mine = (grid.max() if largest else grid.min()) if len(grid) else sentinel
             parts = await P.input_all(session, np.array([mine]), bits=spec.grid_bits + 1)
@@ -1176,6 +1333,38 @@ def _size(rows: pd.DataFrame) -> int:
     return len(rows) if weights is None else int(weights.sum())
 
 
+def _cumulative_counts(
+    grid: np.ndarray, rows: pd.DataFrame, lo_grid: int, width: int
+) -> Callable[[Any], np.ndarray]:
+    """The number of the party's records at or below each probe in [lo_grid, lo_grid +
+    2^width), for rows that may be the database's (value, count) pairs."""
+    weights = _weights(rows)
+    if width <= 22:  # a running count over the grid beats sorting
+        counts = np.bincount(grid - lo_grid, weights=weights, minlength=1 << width)
+        running = np.concatenate([[0], np.cumsum(counts.astype(np.int64))])
+        return lambda probes: running[np.asarray(probes, np.int64) - lo_grid + 1]
+    order = np.argsort(grid, kind="stable")
+    values = grid[order]
+    ones = np.ones(len(values), np.int64)
+    running = np.concatenate([[0], np.cumsum(ones if weights is None else weights[order])])
+    return lambda probes: running[np.searchsorted(values, probes, side="right")]
+
+
+def _search_digits(width: int, searches: int, budget: int = 512) -> list[tuple[int, int]]:
+    """The steps of a (2^b)-ary search over 2^width values: (b, bits still unknown) per step.
+    Each step compares 2^b - 1 probes per search in one batch, and b is as large as the
+    ``budget`` of comparisons per step allows, so a 16-bit search takes 2 steps, not 16."""
+    digit = max(1, min(width, int(np.log2(budget / max(searches, 1) + 1))))
+    steps = max(1, math.ceil(width / digit))
+    digit = math.ceil(width / steps)  # spread the bits evenly over the steps
+    plan, remaining = [], width
+    while remaining > 0:
+        step = min(digit, remaining)
+        plan.append((step, remaining))
+        remaining -= step
+    return plan if searches else []
+
+
 def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of quantile ``levels`` among ``total`` sorted values (numpy's 'linear'), and
     the 0-based order statistics below and above each."""
@@ -1183,6 +1372,44 @@ def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray
     below = np.floor(positions).astype(np.int64)
     above = np.minimum(below + 1, total - 1)
     return positions, below, above
+
+
+async def _yates_statistic(
+    session: Session, observed: Shared, row_sums: Shared, col_sums: Shared, n: Shared
+) -> Shared:
+    """n max(|ad - bc| - n/2, 0)^2 / (R1 R2 C1 C2) for a 2 x 2 table, in fixed point.
+
+    With u = 2(ad - bc), w = max(u - n, 0) + max(-u - n, 0) = 2 max(|ad - bc| - n/2, 0) (at most
+    one term is positive), so both signs come from one batch of comparisons.
+    """
+    cells = observed.reshape(-1)
+    products = await P.mul(session, cells[[0, 1]], cells[[3, 2]])  # ad, bc
+    u = 2 * (products[0] - products[1])
+    both = P.concatenate([(u - n).reshape(1), (-u - n).reshape(1)])
+    negative = await P.ltz(session, both)
+    w = (await P.mul(session, 1 - negative, both)).sum().with_bits(both.bits)
+    left = P.concatenate([w.reshape(1), row_sums[0:1], col_sums[0:1]])
+    right = P.concatenate([w.reshape(1), row_sums[1:2], col_sums[1:2]])
+    products = await P.mul(session, left, right)  # w^2, R1 R2, C1 C2
+    numerator = await P.mul(session, n.reshape(1), products[0:1])
+    denominator = (4 * await P.mul(session, products[1:2], products[2:3])).with_bits(
+        4 * COUNT_BITS + 3
+    )
+    ratio = await fx.div(session, fx.rescale(numerator, FRAC), fx.rescale(denominator, FRAC))
+    return ratio[0]
+
+
+def _finish_moments(n: int, s: int, q: int) -> tuple[float, float, float, float]:
+    """n, mean, variance (n - 1 denominator) and sd from exact integer n, sum and sum of
+    squares, each rounded once (NaN where undefined, as pandas)."""
+    n, s, q = int(n), int(s), int(q)
+    if n < 1:
+        return float(n), math.nan, math.nan, math.nan
+    mean = float(Fraction(s, n))
+    if n < 2:
+        return float(n), mean, math.nan, math.nan
+    var = Fraction(n * q - s * s, n * (n - 1))
+    return float(n), mean, float(var), math.sqrt(var)
 
 
 def _moments(grid: np.ndarray, weights: np.ndarray | None = None) -> list[int]:

@@ -8,8 +8,12 @@ For statistics that are sums over rows (counts, histograms, crosstabs, describe,
 variances, t tests, Bland-Altman) the database also groups equal rows (``GROUP BY`` with
 ``COUNT(*)``): it returns each distinct value combination once with its count, so no patient's
 row leaves it and the daemon's memory is bounded by the number of distinct combinations (on the
-schema's precision grid). Other analyses (quantiles, correlations, models) read the analysis's
-columns of the selected rows, in chunks of ``chunk_rows``.
+schema's precision grid). Quantiles, chi-square, Mann-Whitney, Spearman and Mantel-Haenszel
+use the same grouped counts. For Pearson correlations and least squares the database computes
+the sums of products of the grid values exactly (:meth:`SqlTable.sums_of_products`, in NUMERIC),
+and the residual sums given public coefficients (:meth:`SqlTable.residual_sums`). The remaining
+analyses (logit, Poisson) read the analysis's columns of the selected rows, in chunks of
+``chunk_rows``.
 
 The database user needs SELECT on the table only. Identifiers are checked against the table's
 reflected columns and quoted by the database's dialect.
@@ -20,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -61,6 +66,10 @@ class SqlTable:
         if column not in self.columns:
             raise SchemaError(f"column {column!r} is missing from table {self.table!r}")
         return str(self._quote(column))
+
+    def identifier(self, column: str) -> str:
+        """The quoted name of one of the table's columns (checked against its reflection)."""
+        return self._name(column)
 
     def _scalar(self, sql: str, parameters: dict[str, Any]) -> int:
         with self.engine.connect() as connection:
@@ -122,3 +131,74 @@ class SqlTable:
         rows = rows[kept]
         complete_rows = int(rows[WEIGHT].sum()) if collapse else len(rows)
         return rows, selected - complete_rows
+
+    def _grid_rows(
+        self,
+        condition: Filter | None,
+        needed: Sequence[str],
+        expressions: Sequence[str],
+        steps: Sequence[float],
+        parameters: dict[str, Any],
+    ) -> tuple[str, dict[str, Any]]:
+        """A subquery of the selected complete rows with columns z0, z1, ...: each expression
+        in integer steps of its grid, ROUND(e / step), as numpy's rint on grid values."""
+        where, bound = condition.sql(self._name) if condition is not None else ("TRUE", {})
+        complete = " AND ".join(f"{self._name(c)} IS NOT NULL" for c in needed) or "TRUE"
+        bound = {**bound, **parameters}
+        grids = []
+        for i, (expression, step) in enumerate(zip(expressions, steps, strict=True)):
+            bound[f"step{i}"] = float(step)
+            grids.append(f"ROUND(CAST({expression} AS DOUBLE PRECISION) / :step{i}) AS z{i}")
+        source = self._quote(self.table)
+        query = f"SELECT {', '.join(grids)} FROM {source} WHERE {where} AND {complete}"
+        return query, bound
+
+    def sums_of_products(
+        self,
+        condition: Filter | None,
+        needed: Sequence[str],
+        expressions: Sequence[str],
+        steps: Sequence[float],
+        parameters: dict[str, Any],
+    ) -> np.ndarray:
+        """Z'Z of the grid values of ``expressions`` over the selected complete rows, exactly
+        (SUM over NUMERIC products), computed by the database: one row of sums leaves it."""
+        inner, bound = self._grid_rows(condition, needed, expressions, steps, parameters)
+        size = len(expressions)
+        pairs = [(i, j) for i in range(size) for j in range(i, size)]
+        sums = ", ".join(f"SUM(CAST(z{i} AS NUMERIC) * CAST(z{j} AS NUMERIC))" for i, j in pairs)
+        values = self._row(f"SELECT {sums} FROM ({inner}) AS grid_rows", bound)
+        gram = np.zeros((size, size), dtype=object)
+        for (i, j), value in zip(pairs, values, strict=True):
+            gram[i, j] = gram[j, i] = int(value or 0)
+        return gram
+
+    def residual_sums(
+        self,
+        condition: Filter | None,
+        needed: Sequence[str],
+        expressions: Sequence[str],
+        steps: Sequence[float],
+        parameters: dict[str, Any],
+        coefficients: Sequence[float],
+        robust: bool,
+    ) -> list[float]:
+        """With e = z_last - sum_i b_i z_i on the grid: [sum e^2], then, if ``robust``, the
+        entries of sum e^2 z z' over the other columns (row-major), computed by the database."""
+        inner, bound = self._grid_rows(condition, needed, expressions, steps, parameters)
+        d = len(expressions) - 1
+        fitted = " + ".join(f":b{i} * z{i}" for i in range(d)) or "0"
+        bound.update({f"b{i}": float(b) for i, b in enumerate(coefficients)})
+        columns = ", ".join(f"z{i}" for i in range(d))
+        sums = ["SUM(e * e)"]
+        if robust:
+            sums += [f"SUM(e * e * z{i} * z{j})" for i in range(d) for j in range(d)]
+        query = (
+            f"SELECT {', '.join(sums)} FROM (SELECT {columns}{', ' if d else ''}"
+            f"z{d} - ({fitted}) AS e FROM ({inner}) AS grid_rows) AS residuals"
+        )
+        return [float(v or 0.0) for v in self._row(query, bound)]
+
+    def _row(self, sql: str, parameters: dict[str, Any]) -> tuple[Any, ...]:
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(sa.text(sql), parameters).one())
