@@ -364,11 +364,14 @@ class Study(abc.ABC):
 
         def local(rows: pd.DataFrame, excluded: int) -> np.ndarray:
             grid, weights = values(rows), _weights(rows)
-            codes = np.zeros(len(rows), np.int64) if by is None else _codes(rows[by], levels)
-            moments = [
-                _moments(grid[codes == g], None if weights is None else weights[codes == g])
-                for g in range(len(levels))
-            ]
+            if by is None:
+                moments = [_moments(grid, weights)]
+            else:
+                codes = _codes(rows[by], levels)
+                moments = [
+                    _moments(grid[codes == g], None if weights is None else weights[codes == g])
+                    for g in range(len(levels))
+                ]
             return np.array([*(m for group in moments for m in group), excluded], dtype=object)
 
         async def program(
@@ -1422,6 +1425,9 @@ def _moments(grid: np.ndarray, weights: np.ndarray | None = None) -> list[int]:
             sum(c * v for c, v in zip(counts, values, strict=True)),
             sum(c * v * v for c, v in zip(counts, values, strict=True)),
         ]
+    top = int(np.abs(grid).max()) if len(grid) else 0
+    if len(grid) * top * top < 1 << 62:  # int64 sums cannot overflow: the fast path
+        return [len(grid), int(grid.sum()), int(np.dot(grid, grid))]
     gram = _exact_gram(np.column_stack([np.ones(len(grid), np.int64), grid]))
     return [int(gram[0, 0]), int(gram[0, 1]), int(gram[1, 1])]
 
