@@ -72,8 +72,7 @@ class SqlTable:
         return self._name(column)
 
     def _scalar(self, sql: str, parameters: dict[str, Any]) -> int:
-        with self.engine.connect() as connection:
-            return int(connection.execute(sa.text(sql), parameters).scalar_one())
+        return int(self._row(sql, parameters)[0])
 
     def check(self, schema: Schema, party: str) -> None:
         """Refuse data outside the schema, counting violations in the database."""
@@ -106,8 +105,7 @@ class SqlTable:
         its count in :data:`WEIGHT` (for statistics that are sums over rows: counts, moments),
         so that no patient's row leaves it, only value combinations and their counts.
         """
-        where, parameters = condition.sql(self._name) if condition is not None else ("TRUE", {})
-        complete = " AND ".join(f"{self._name(c)} IS NOT NULL" for c in needed) or "TRUE"
+        where, complete, parameters = self._selection(condition, needed)
         source = self._quote(self.table)
         selected = self._scalar(f"SELECT COUNT(*) FROM {source} WHERE {where}", parameters)
         columns = ", ".join(self._name(c) for c in needed)
@@ -132,6 +130,15 @@ class SqlTable:
         complete_rows = int(rows[WEIGHT].sum()) if collapse else len(rows)
         return rows, selected - complete_rows
 
+    def _selection(
+        self, condition: Filter | None, needed: Sequence[str]
+    ) -> tuple[str, str, dict[str, Any]]:
+        """The filter's SQL condition, the complete-case condition on ``needed``, and the
+        filter's bound parameters."""
+        where, parameters = condition.sql(self._name) if condition is not None else ("TRUE", {})
+        complete = " AND ".join(f"{self._name(c)} IS NOT NULL" for c in needed) or "TRUE"
+        return where, complete, parameters
+
     def _grid_rows(
         self,
         condition: Filter | None,
@@ -142,9 +149,8 @@ class SqlTable:
     ) -> tuple[str, dict[str, Any]]:
         """A subquery of the selected complete rows with columns z0, z1, ...: each expression
         in integer steps of its grid, ROUND(e / step), as numpy's rint on grid values."""
-        where, bound = condition.sql(self._name) if condition is not None else ("TRUE", {})
-        complete = " AND ".join(f"{self._name(c)} IS NOT NULL" for c in needed) or "TRUE"
-        bound = {**bound, **parameters}
+        where, complete, bound = self._selection(condition, needed)
+        bound.update(parameters)
         grids = []
         for i, (expression, step) in enumerate(zip(expressions, steps, strict=True)):
             bound[f"step{i}"] = float(step)
