@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,10 +18,30 @@ from mpcstats._local import LoopbackFederation
 from mpcstats.client import Federation
 from mpcstats.protocols.session import Session
 from mpcstats.simulator import LocalSimulator, RunResult
-from mpcstats.stats.schema import Schema
+from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.study import Policy, Study
 
 PARTY_COUNTS = [3, 5, 7]
+
+SMOKERS = Schema(
+    {
+        "age": Column("age", "int", 0, 110),
+        "smoker": Column("smoker", "bool"),
+        "sex": Column("sex", "category", codes=("F", "M")),
+        "cancer": Column("cancer", "bool"),
+    }
+)
+
+
+def smokers(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """A hospital's cohort of :data:`SMOKERS`: cancer from a logistic model in age, smoking
+    and sex (shared by the model tests and the daemon tests)."""
+    age = rng.integers(30, 90, n)
+    smoker = rng.integers(0, 2, n)
+    sex = rng.choice(["F", "M"], n)
+    eta = -6 + 0.06 * age + 1.2 * smoker + 0.4 * (sex == "M")
+    cancer = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return pd.DataFrame({"age": age, "smoker": smoker, "sex": sex, "cancer": cancer})
 
 
 def run(n: int, program: Callable[[Session], Awaitable[Any]], **options: Any) -> RunResult:

@@ -28,32 +28,14 @@ from mpcstats.config import load_config
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.study import Policy
 from mpcstats.transport.pki import create_ca, issue
-
-SCHEMA = Schema(
-    {
-        "age": Column("age", "int", 0, 110),
-        "smoker": Column("smoker", "bool"),
-        "sex": Column("sex", "category", codes=("F", "M")),
-        "cancer": Column("cancer", "bool"),
-    }
-)
-
-
-def _hospital(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    age = rng.integers(30, 90, n)
-    smoker = rng.integers(0, 2, n)
-    eta = -6 + 0.06 * age + 1.2 * smoker
-    cancer = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
-    return pd.DataFrame(
-        {"age": age, "smoker": smoker, "sex": rng.choice(["F", "M"], n), "cancer": cancer}
-    )
+from tests.conftest import SMOKERS, smokers
 
 
 @pytest.fixture(scope="module")
 def frames() -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(21)
     return {
-        name: _hospital(rng, n) for name, n in [("hosp_a", 3000), ("hosp_b", 800), ("hosp_c", 2000)]
+        name: smokers(rng, n) for name, n in [("hosp_a", 3000), ("hosp_b", 800), ("hosp_c", 2000)]
     }
 
 
@@ -61,7 +43,7 @@ def frames() -> dict[str, pd.DataFrame]:
 def federation(
     tmp_path_factory: pytest.TempPathFactory, frames: dict[str, pd.DataFrame]
 ) -> Iterator[LoopbackFederation]:
-    daemons = LoopbackFederation(tmp_path_factory.mktemp("daemons"), frames, SCHEMA)
+    daemons = LoopbackFederation(tmp_path_factory.mktemp("daemons"), frames, SMOKERS)
     with daemons:
         yield daemons
 
@@ -78,7 +60,7 @@ def _pooled(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def test_the_client_learns_the_federation_and_its_schema(study: mpcstats.Federation) -> None:
     assert study.names == ["hosp_a", "hosp_b", "hosp_c"] and study.n == 3
-    assert study.dataset == "cohort" and study.schema == SCHEMA
+    assert study.dataset == "cohort" and study.schema == SMOKERS
     assert "hosp_a" in repr(study) and "cohort" in repr(study)
 
 
@@ -191,7 +173,7 @@ def test_cancelling_a_call_stops_the_session_everywhere(
 def test_a_killed_party_is_named_within_seconds_and_the_next_session_runs(
     tmp_path: Path, frames: dict[str, pd.DataFrame]
 ) -> None:
-    daemons = LoopbackFederation(tmp_path, frames, SCHEMA, timeout=30)
+    daemons = LoopbackFederation(tmp_path, frames, SMOKERS, timeout=30)
     with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
         assert study.count().counts.iloc[0] == 5800
 
@@ -220,13 +202,13 @@ def test_a_killed_party_is_named_within_seconds_and_the_next_session_runs(
 def test_hospitals_with_different_schemas_are_refused_column_by_column(
     tmp_path: Path, frames: dict[str, pd.DataFrame]
 ) -> None:
-    other = Schema({**SCHEMA.columns, "age": Column("age", "int", 0, 120)})
+    other = Schema({**SMOKERS.columns, "age": Column("age", "int", 0, 120)})
     other.columns.pop("smoker")
     tables = {
         name: frame.drop(columns="smoker") if name == "hosp_b" else frame
         for name, frame in frames.items()
     }
-    daemons = LoopbackFederation(tmp_path, tables, SCHEMA, schemas={"hosp_b": other})
+    daemons = LoopbackFederation(tmp_path, tables, SMOKERS, schemas={"hosp_b": other})
     with daemons, pytest.raises(mpcstats.SchemaError) as refused:
         mpcstats.connect(**daemons.connect_kwargs())
     message = str(refused.value)
@@ -237,7 +219,7 @@ def test_hospitals_with_different_schemas_are_refused_column_by_column(
 def test_shutdown_is_graceful_and_the_audit_chain_holds(
     tmp_path: Path, frames: dict[str, pd.DataFrame]
 ) -> None:
-    daemons = LoopbackFederation(tmp_path, frames, SCHEMA)
+    daemons = LoopbackFederation(tmp_path, frames, SMOKERS)
     with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
         study.describe("age", where="smoker == 1")
     assert daemons.stop() == dict.fromkeys(daemons.names, 0)

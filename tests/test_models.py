@@ -10,7 +10,7 @@ import statsmodels.formula.api as smf
 import mpcstats
 from mpcstats import Column, Policy, PolicyError, Schema
 from mpcstats.stats.filters import FilterError
-from tests.conftest import StudyFactory
+from tests.conftest import SMOKERS, StudyFactory, smokers
 
 SCHEMA = Schema(
     {
@@ -142,30 +142,11 @@ def test_formulas_are_parsed_never_evaluated(make_study: StudyFactory) -> None:
             study.ols(bad)
 
 
-LOGIT_SCHEMA = Schema(
-    {
-        "age": Column("age", "int", 0, 110),
-        "smoker": Column("smoker", "bool"),
-        "sex": Column("sex", "category", codes=("F", "M")),
-        "cancer": Column("cancer", "bool"),
-    }
-)
-
-
-def _smokers(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    age = rng.integers(30, 90, n)
-    smoker = rng.integers(0, 2, n)
-    sex = rng.choice(["F", "M"], n)
-    eta = -6 + 0.06 * age + 1.2 * smoker + 0.4 * (sex == "M")
-    cancer = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
-    return pd.DataFrame({"age": age, "smoker": smoker, "sex": sex, "cancer": cancer})
-
-
 @pytest.mark.parametrize("sizes", [(800, 300, 1500), (200, 900, 50, 400, 700)])
 def test_logit_matches_statsmodels(sizes: tuple[int, ...], make_study: StudyFactory) -> None:
     rng = np.random.default_rng(len(sizes))
-    frames = {f"h{i}": _smokers(rng, n) for i, n in enumerate(sizes)}
-    study = make_study(frames, schema=LOGIT_SCHEMA)
+    frames = {f"h{i}": smokers(rng, n) for i, n in enumerate(sizes)}
+    study = make_study(frames, schema=SMOKERS)
     pooled = pd.concat(frames.values(), ignore_index=True)
     formula = "cancer ~ age + smoker + C(sex)"
     ours = study.logit(formula)
@@ -182,8 +163,8 @@ def test_logit_matches_statsmodels(sizes: tuple[int, ...], make_study: StudyFact
 
 def test_a_logit_fit_opens_only_the_newton_steps() -> None:
     rng = np.random.default_rng(5)
-    frames = {f"h{i}": _smokers(rng, n) for i, n in enumerate((400, 150, 700))}
-    study = mpcstats.LocalSimulator(frames, schema=LOGIT_SCHEMA, record_openings=True)
+    frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((400, 150, 700))}
+    study = mpcstats.LocalSimulator(frames, schema=SMOKERS, record_openings=True)
     assert study.logit("cancer ~ age + smoker + C(sex)").converged
     assert _opened(study) <= MASKED | {"model size guard", "Newton step"}
 
@@ -192,10 +173,10 @@ def test_logit_reports_separation_clearly(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(3)
     frames = {}
     for i in range(3):
-        frame = _smokers(rng, 200)
+        frame = smokers(rng, 200)
         frame["cancer"] = (frame.age > 60).astype(int)  # age separates the outcome perfectly
         frames[f"h{i}"] = frame
-    study = make_study(frames, schema=LOGIT_SCHEMA)
+    study = make_study(frames, schema=SMOKERS)
     with pytest.warns(RuntimeWarning, match="separated"):
         result = study.logit("cancer ~ age", maxiter=12)
     assert not result.converged
@@ -204,7 +185,7 @@ def test_logit_reports_separation_clearly(make_study: StudyFactory) -> None:
 
 def test_logit_needs_a_binary_response(make_study: StudyFactory) -> None:
     study = make_study(
-        {f"h{i}": _smokers(np.random.default_rng(i), 30) for i in range(3)}, schema=LOGIT_SCHEMA
+        {f"h{i}": smokers(np.random.default_rng(i), 30) for i in range(3)}, schema=SMOKERS
     )
     with pytest.raises(mpcstats.ConfigurationError, match="must be 0/1"):
         study.logit("age ~ smoker")
