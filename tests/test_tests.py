@@ -86,15 +86,20 @@ def test_chi_square_matches_scipy_without_opening_the_table(
 
 
 def test_yates_correction_reaches_zero_as_scipy(make_study: StudyFactory) -> None:
-    """|ad - bc| below n/2: the corrected statistic is exactly 0 and the p-value 1."""
-    frame = pd.DataFrame({"smoker": ["no", "no", "yes", "yes"] * 5, "cancer": ["no", "yes"] * 10})
-    frames = {"h0": frame.iloc[:7], "h1": frame.iloc[7:12], "h2": frame.iloc[12:]}
+    """0 < |ad - bc| < n/2: the corrected statistic is exactly 0 and the p-value 1, where the
+    uncorrected one is not."""
+    cells = [("no", "no")] * 12 + [("no", "yes"), ("yes", "no"), ("yes", "yes")] * 10
+    frame = pd.DataFrame(cells, columns=["smoker", "cancer"])  # ad - bc = 20 < n/2 = 21
+    frames = {"h0": frame.iloc[:15], "h1": frame.iloc[15:25], "h2": frame.iloc[25:]}
     schema = Schema({"smoker": SCHEMA["smoker"], "cancer": SCHEMA["cancer"]})
-    ours = make_study(frames, schema=schema).chi2("smoker", "cancer")
-    ref = stats.chi2_contingency(pd.crosstab(frame.smoker, frame.cancer))
-    assert ref.statistic == 0.0
+    study = make_study(frames, schema=schema)
+    table = pd.crosstab(frame.smoker, frame.cancer)
+    assert stats.chi2_contingency(table).statistic == 0.0
+    assert stats.chi2_contingency(table, correction=False).statistic > 0.08
+    ours = study.chi2("smoker", "cancer")
     assert ours.statistic == pytest.approx(0.0, abs=1e-9)
     assert ours.pvalue == pytest.approx(1.0, abs=1e-6)
+    assert study.chi2("smoker", "cancer", correction=False).statistic > 0.08
 
 
 def test_chi_square_warns_about_small_expected_counts(make_study: StudyFactory) -> None:
