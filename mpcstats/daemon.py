@@ -315,7 +315,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
     ) -> dict[str, Any]:
         """Run the party's side of the session; on failure tell the peers at once."""
         try:
-            await session.setup()
+            session.prepare_setup()  # the keys travel with the program's first pooling round
             return await program(session, table)
         except MpcStatsError as error:
             with contextlib.suppress(MpcStatsError):
@@ -368,11 +368,10 @@ def _output(session: Session, outputs: dict[str, Any], modulus_bits: int) -> ana
         for name, output in outputs.items()
         if name != PUBLIC
     ]
-    degree = 2 * session.t if session.prss is not None else session.t
     return analyst_pb2.Output(
         shares=shares,
         public_json=json.dumps(outputs.get(PUBLIC, {}), sort_keys=True),
-        degree=degree,
+        degree=session.output_degree,
         modulus_bits=modulus_bits,
         totals=_progress(session),
     )

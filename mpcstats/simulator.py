@@ -38,7 +38,7 @@ class RunResult:
     outputs: list[Any]
     stats: list[Stats]
     t: int = 1
-    prss: bool = True
+    output_degree: int = 2  # of the parties' output shares: 2t with PRSS, else t
 
     @property
     def rounds(self) -> int:
@@ -118,14 +118,22 @@ class LocalSimulator(Study):
             frame = self.frames[session.party] if session.party < len(self.frames) else None
             return program(session, frame)
 
-        self.last_run = _run_sync(lambda: self.run_async(with_data, modulus_bits=modulus_bits))
-        t = self.last_run.t
-        return self.last_run.outputs, 2 * t if self.last_run.prss else t
+        self.last_run = _run_sync(
+            lambda: self.run_async(with_data, modulus_bits=modulus_bits, pooled_setup=True)
+        )
+        return self.last_run.outputs, self.last_run.output_degree
 
     async def run_async(
-        self, program: Callable[[Session], Awaitable[Any]], *, modulus_bits: int | None = None
+        self,
+        program: Callable[[Session], Awaitable[Any]],
+        *,
+        modulus_bits: int | None = None,
+        pooled_setup: bool = False,
     ) -> RunResult:
-        """Run ``program(session)`` on every party; a failure at one party stops them all."""
+        """Run ``program(session)`` on every party; a failure at one party stops them all.
+
+        With ``pooled_setup`` the PRSS keys travel with the program's first pooling round, as
+        in a daemon (statistics start by pooling); otherwise they take a round of their own."""
         network = MemoryNetwork(self.n, timeout=self.timeout)
         sessions = [
             Session(
@@ -142,7 +150,10 @@ class LocalSimulator(Study):
 
         async def party(session: Session) -> Any:
             try:
-                await session.setup()
+                if pooled_setup:
+                    session.prepare_setup()
+                else:
+                    await session.setup()
                 return await program(session)
             except BaseException as error:
                 network.close(f"party {session.party} failed: {type(error).__name__}")
@@ -157,7 +168,7 @@ class LocalSimulator(Study):
             await asyncio.gather(*tasks, return_exceptions=True)
             raise _first_cause(tasks) from None
         return RunResult(
-            list(outputs), [s.stats for s in sessions], sessions[0].t, sessions[0].prss is not None
+            list(outputs), [s.stats for s in sessions], sessions[0].t, sessions[0].output_degree
         )
 
     def run(self, program: Callable[[Session], Coroutine[Any, Any, T]]) -> RunResult:

@@ -12,7 +12,9 @@ from mpcstats.core.gf256 import GF256
 from mpcstats.core.randomness import Stream
 from mpcstats.core.shamir import share
 from mpcstats.protocols import fixedpoint as fx
+from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
+from mpcstats.stats.secure import at_least_public, gate_at_least, open_gate
 from tests.conftest import owned, run
 
 SAMPLES = 4000
@@ -121,3 +123,36 @@ def test_truncation_openings_do_not_depend_on_the_input() -> None:
     low, high = opened(0.0), opened(255.0)
     as_real = lambda c: np.array([float(v) for v in c]) / 2.0**82  # noqa: E731
     assert stats.ks_2samp(as_real(low), as_real(high)).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("n", [3, 11], ids=["PRSS", "no PRSS"])
+def test_the_gate_releases_only_counts_of_at_least_k(n: int) -> None:
+    counts = np.array([0, 1, 4, 5, 6, 1000] + [7] * 300)
+    sums = np.arange(counts.size) - 100
+
+    async def program(s: Session) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        count = await P.input(s, owned(s, 0, counts), owner=0, bits=20)
+        total = await P.input(s, owned(s, 1, sums), owner=1, bits=20)
+        outputs = await gate_at_least(s, count, [count, total], k=5)
+        public = await at_least_public(s, count, 5, label="guard")
+        return {name: share for name, (share, _) in outputs.items()}, public
+
+    result = run(n, program)
+    field = PrimeField.with_bits(127)
+    degree = result.output_degree
+    released = {
+        name: reconstruct_output(
+            field, {i: o[0][name] for i, o in enumerate(result.outputs)}, degree, 0
+        )
+        for name in result.outputs[0][0]
+    }
+    passed, (gated_counts, gated_sums) = open_gate(field, released, 2)
+    assert passed.tolist() == (counts >= 5).tolist()
+    assert all(np.array_equal(out[1], counts >= 5) for out in result.outputs)
+    assert gated_counts.tolist() == np.where(counts >= 5, counts, 0).tolist()
+    assert gated_sums.tolist() == np.where(counts >= 5, sums, 0).tolist()
+    # equal counts give unrelated gates: z = rho * n(n-1)...(n-4) with rho uniform
+    gates = np.asarray(released["gate"][6:], dtype=object) % field.order
+    top = np.array([int(z) >> (field.bits - 3) for z in gates], dtype=np.int64)
+    assert len(set(gates.tolist())) == gates.size
+    assert stats.chisquare(np.bincount(top, minlength=8)).pvalue > 1e-4  # p is just below 2^127

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
 from mpcstats import protocols as P
+from mpcstats._errors import ProtocolError
+from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.linalg import solve_spd
+from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
+from mpcstats.simulator import LocalSimulator
 from tests.conftest import owned, run
 
 BITS = 32
@@ -289,3 +295,20 @@ def test_input_all_shares_every_party_array_in_one_round(n: int) -> None:
     opened, rounds = run(n, program).outputs[0]
     assert rounds == 1
     assert [_ints(v) for v in opened] == [[i, 10 * i] for i in range(n)]
+
+
+def test_the_pooling_round_carries_the_prss_keys(n: int) -> None:
+    async def program(s: Session) -> np.ndarray:
+        with pytest.raises(ProtocolError, match="first input_all round"):
+            _ = s.prss  # the keys are drawn, not yet delivered: no silent fallback
+        parts = await P.input_all(s, np.array([s.party + 1, -s.party]), bits=16)
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return P.output_share(s, total)  # needs every party's keys to agree
+
+    result = asyncio.run(LocalSimulator(n=n).run_async(program, pooled_setup=True))
+    assert result.rounds == 1
+    shares = dict(enumerate(result.outputs))
+    total = reconstruct_output(PrimeField.with_bits(127), shares, result.output_degree, 0)
+    assert _ints(total) == [n * (n + 1) // 2, -n * (n - 1) // 2]

@@ -5,6 +5,12 @@ kappa, the party's private randomness, its PRSS keys and its :class:`Channel`. I
 counter: :meth:`Session.exchange` is the single way protocols communicate, one message per peer
 per round, and it counts rounds and bytes into :attr:`Session.stats`. Nothing is global, so any
 number of sessions run concurrently in one process.
+
+PRSS keys are agreed in a round of their own (:meth:`Session.setup`), or, after
+:meth:`Session.prepare_setup`, carried by the session's first all-to-all round (every statistic
+starts by pooling its aggregates with :func:`~mpcstats.protocols.sharing.input_all`), which saves
+that round. Until the keys have arrived, reading :attr:`Session.prss` is an error, not None, so
+no protocol silently falls back to interactive randomness.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mpcstats._errors import ConfigurationError
+from mpcstats._errors import ConfigurationError, ProtocolError
 from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
 from mpcstats.core.gf256 import GF256
 from mpcstats.core.prss import PRSS, dealer, prss_available, unqualified_sets
@@ -91,11 +97,27 @@ class Session:
         self.stream = Stream(os.urandom(32))
         self.stats = Stats()
         self.record_openings = record_openings
-        self.prss: PRSS | None = None
+        self._prss: PRSS | None = None
+        self._deal: _KeyDeal | None = None  # keys drawn, waiting for the first all-to-all round
         self._round = 0
 
     def __repr__(self) -> str:
         return f"Session(party={self.party}, n={self.n}, t={self.t}, field={self.field!r})"
+
+    @property
+    def prss(self) -> PRSS | None:
+        """The PRSS keys, or None for sessions too large for PRSS."""
+        if self._deal is not None:
+            raise ProtocolError(
+                "the PRSS keys travel with the session's first input_all round, which has not "
+                "run yet: call `await session.setup()` before this protocol"
+            )
+        return self._prss
+
+    @property
+    def output_degree(self) -> int:
+        """The degree of output shares: 2t when they are re-randomised with PRSS, else t."""
+        return 2 * self.t if prss_available(self.n, self.t) else self.t
 
     @property
     def contributors(self) -> range:
@@ -109,9 +131,15 @@ class Session:
         )
 
     async def exchange(
-        self, outgoing: Mapping[int, Payload], expect: Iterable[int]
+        self, outgoing: Mapping[int, Payload], expect: Iterable[int], *, all_to_all: bool = False
     ) -> dict[int, Payload]:
-        """One round: send each peer its payload, then receive from the ``expect``ed peers."""
+        """One round: send each peer its payload, then receive from the ``expect``ed peers.
+
+        ``all_to_all`` declares that every party sends to and expects from every other party in
+        this round; the first such round carries the PRSS keys of :meth:`prepare_setup`."""
+        deal = self._deal if all_to_all else None
+        if deal is not None:
+            outgoing = {j: [*payload, deal.keys_for(j)] for j, payload in outgoing.items()}
         self._round += 1
         round_id = self._round
         self.stats.rounds += 1
@@ -121,11 +149,15 @@ class Session:
             self.stats.bytes_sent += self._nbytes(payload)
             self.stats.messages_sent += 1
             await self.channel.send(peer, round_id, payload)
-        return {
+        received = {
             peer: await self.channel.receive(peer, round_id)
             for peer in expect
             if peer != self.party
         }
+        if deal is not None:
+            self._finish_setup(deal, {j: payload[-1] for j, payload in received.items()})
+            received = {j: payload[:-1] for j, payload in received.items()}
+        return received
 
     def record(self, label: str, kind: str, values: np.ndarray, receiver: int | None) -> None:
         """Log an opening; only the opening protocol calls this."""
@@ -133,32 +165,58 @@ class Session:
         self.stats.openings.append(Opening(label, kind, int(np.size(values)), receiver, kept))
 
     # set-up -------------------------------------------------------------------------------
+    def prepare_setup(self) -> None:
+        """Draw this party's PRSS keys now; they travel with the first all-to-all round.
+
+        Saves the round of :meth:`setup` for programs that start by pooling (every statistic)."""
+        if prss_available(self.n, self.t) and self._prss is None:
+            self._deal = _KeyDeal.draw(self.party, self.n, self.t)
+
     async def setup(self) -> None:
         """Agree PRSS keys: for each set A of t parties, A's dealer sends k_A to the others
         outside A (one round). Sessions too large for PRSS skip this."""
-        if not prss_available(self.n, self.t):
+        if not prss_available(self.n, self.t) or self._prss is not None:
             return
-        mine: dict[frozenset[int], bytes] = {}
-        outgoing: dict[int, list[bytes]] = {j: [] for j in range(self.n) if j != self.party}
-        sets = [a for a in unqualified_sets(self.n, self.t) if self.party not in a]
-        for a in sets:
-            if dealer(a, self.n) == self.party:
-                key = os.urandom(32)
-                mine[a] = key
-                for j in set(range(self.n)) - a - {self.party}:
-                    outgoing[j].append(key)
-        payloads = {
-            j: [np.frombuffer(b"".join(keys), dtype=np.uint8)]
-            for j, keys in outgoing.items()
-            if keys
-        }
-        senders = {dealer(a, self.n) for a in sets} - {self.party}
-        received = await self.exchange(payloads, senders)
-        offsets = dict.fromkeys(senders, 0)
-        for a in sets:
+        deal = self._deal or _KeyDeal.draw(self.party, self.n, self.t)
+        self._deal = None
+        payloads = {j: [deal.keys_for(j)] for j in range(self.n) if j != self.party}
+        received = await self.exchange(payloads, range(self.n))
+        self._finish_setup(deal, {j: payload[0] for j, payload in received.items()})
+
+    def _finish_setup(self, deal: _KeyDeal, received: Mapping[int, np.ndarray]) -> None:
+        self._deal = None
+        self._prss = PRSS(self.party, self.n, self.t, deal.keys(received))
+
+
+@dataclass
+class _KeyDeal:
+    """One party's side of the PRSS key agreement: the keys it deals and the sets it needs."""
+
+    party: int
+    n: int
+    sets: list[frozenset[int]]  # the sets A this party lies outside of, in the agreed order
+    dealt: dict[frozenset[int], bytes]
+
+    @classmethod
+    def draw(cls, party: int, n: int, t: int) -> _KeyDeal:
+        sets = [a for a in unqualified_sets(n, t) if party not in a]
+        dealt = {a: os.urandom(32) for a in sets if dealer(a, n) == party}
+        return cls(party, n, sets, dealt)
+
+    def keys_for(self, peer: int) -> np.ndarray:
+        """The keys ``peer`` receives from this party (every set it dealt that excludes peer),
+        as bytes; possibly none."""
+        keys = [key for a, key in self.dealt.items() if peer not in a]
+        return np.frombuffer(b"".join(keys), dtype=np.uint8)
+
+    def keys(self, received: Mapping[int, np.ndarray]) -> dict[frozenset[int], bytes]:
+        """Every key of this party's sets: its own, and those its dealers sent, in order."""
+        keys = dict(self.dealt)
+        offsets = dict.fromkeys(received, 0)
+        for a in self.sets:
             d = dealer(a, self.n)
             if d != self.party:
-                data = received[d][0]
-                mine[a] = data[offsets[d] : offsets[d] + 32].tobytes()
+                data = received[d]
+                keys[a] = data[offsets[d] : offsets[d] + 32].tobytes()
                 offsets[d] += 32
-        self.prss = PRSS(self.party, self.n, self.t, mine)
+        return keys

@@ -129,13 +129,14 @@ async def input_all(session: Session, values: Any, *, bits: int, frac: int = 0) 
 
     Returns the shares of each party's array, in party order; summing them gives the pooled
     aggregate without revealing any party's own. Each party's range is checked at that party.
+    The round is all-to-all, so it carries the PRSS keys of ``Session.prepare_setup``.
     """
     field = session.field
     field.require(bits, session.kappa, len(session.contributors), "an input")
     ints = _checked(encode(values, frac), bits, frac, session.party)
     shares = share(field, field.array(ints), session.n, session.t, session.stream)
     outgoing = {j: [shares[j]] for j in range(session.n) if j != session.party}
-    received = await session.exchange(outgoing, range(session.n))
+    received = await session.exchange(outgoing, range(session.n), all_to_all=True)
     return [
         Shared(field, shares[i] if i == session.party else received[i][0], bits, frac)
         for i in range(session.n)

@@ -13,8 +13,9 @@ and the analyst learns the flags and the unflagged counts.
 Statistics of a group that need no complementary suppression (describe) use a cheaper gate
 (:func:`gate_at_least`): z = rho * n (n - 1) ... (n - k + 1) for a secret uniform rho is zero
 exactly when n < k and otherwise uniform and non-zero. The analyst receives z and z * v for each
-output v, and recovers v = (z v) / z only when z is non-zero: ceil(log2(k + 1)) + 1 rounds
-instead of a comparison. :func:`open_gate` is the analyst's side; parties learn nothing.
+output v, and recovers v = (z v) / z only when z is non-zero: ceil(log2(k + 2)) - 1 rounds
+(2 for k = 5) instead of a comparison, as the last products stay at degree 2t and are
+re-randomised, not reduced. :func:`open_gate` is the analyst's side; parties learn nothing.
 """
 
 from __future__ import annotations
@@ -104,38 +105,62 @@ async def gate_at_least(
     The products run in the field, not on bounded integers: z is a uniform element, never an
     integer result, so no headroom rule applies to it.
     """
-    field = session.field
-    gate = await _gate(session, n, k)
-    masked = await reduce_degree(session, [(field, field.mul(gate, v.share)) for v in values])
-    outputs = {"gate": _output(session, field, gate)}
-    for index, share in enumerate(masked):
-        outputs[f"gated{index}"] = _output(session, field, share)
-    return outputs
+    products = await _gated_products(session, n, [v.share for v in values], k)
+    shares, _ = await _revealable(session, products)
+    names = ["gate", *(f"gated{index}" for index in range(len(values)))]
+    return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
 
 
 async def at_least_public(session: Session, n: Shared, k: int, label: str) -> np.ndarray:
     """Whether each count n is at least k, opened to the parties: only that bit is revealed,
     as the opened gate is 0 or a uniform non-zero element."""
-    gate = await _gate(session, n, k)
-    opened = await open_elements(session, session.field, gate, label=label)
+    (gate,), degree = await _revealable(session, await _gated_products(session, n, [], k))
+    opened = await open_elements(session, session.field, gate, degree=degree, label=label)
     assert opened is not None
     return np.asarray(opened, dtype=object) != 0
 
 
-async def _gate(session: Session, n: Shared, k: int) -> np.ndarray:
-    """Shares of rho * n (n - 1) ... (n - k + 1): a balanced product tree, one round a layer."""
+async def _gated_products(
+    session: Session, n: Shared, values: list[np.ndarray], k: int
+) -> list[np.ndarray]:
+    """Degree-2t shares of z = rho * n (n - 1) ... (n - k + 1) and of z * v for each of
+    ``values``, in at most ceil(log2(k + 2)) - 1 rounds (2 for k = 5).
+
+    The factors split into a left half of 2^j and the rest; the left product a, the rest's
+    product b and each b * v are reduced together, and z = a * b and z * v = a * (b * v) are
+    the final local products, left at degree 2t for :func:`_revealable`.
+    """
     field = session.field
     factors = [field.reduce(n.share - j) for j in range(k)]
     factors.append(await P.random_field(session, n.shape))
-    while len(factors) > 1:
-        pairs = [(factors[i], factors[i + 1]) for i in range(0, len(factors) - 1, 2)]
-        products = await reduce_degree(session, [(field, field.mul(a, b)) for a, b in pairs])
-        factors = products + ([factors[-1]] if len(factors) % 2 else [])
-    return factors[0]
+    half = 1 << ((len(factors) - 1).bit_length() - 1)  # the largest power of two below
+    left, right = factors[:half], factors[half:]
+    a, b, *gated = await _products(session, [left, right, *([*right, v] for v in values)])
+    return [field.mul(a, b), *(field.mul(a, bv) for bv in gated)]
 
 
-def _output(session: Session, field: PrimeField, share: np.ndarray) -> tuple[np.ndarray, int]:
-    return release(session, Shared(field, share, field.bits - 1, 0)), 0
+async def _products(session: Session, lists: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The product of each list of degree-t shares, all lists together: one round per layer
+    of pairs, as many layers as the longest list needs."""
+    field = session.field
+    while any(len(factors) > 1 for factors in lists):
+        pairs = [(f[i], f[i + 1]) for f in lists for i in range(0, len(f) - 1, 2)]
+        reduced = await reduce_degree(session, [(field, field.mul(a, b)) for a, b in pairs])
+        products = iter(reduced)
+        lists = [[next(products) for _ in range(len(f) // 2)] + f[len(f) // 2 * 2 :] for f in lists]
+    return [factors[0] for factors in lists]
+
+
+async def _revealable(session: Session, products: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """Degree-2t products as shares that reveal only their values, and their degree: with PRSS
+    keys, re-randomised by one pseudo-random zero sharing of degree 2t (no round); without, reduced
+    to fresh degree-t shares (one round)."""
+    field = session.field
+    if session.prss is None:
+        return await reduce_degree(session, [(field, p) for p in products]), session.t
+    stacked = np.stack([np.asarray(p, dtype=object) for p in products])
+    randomised = field.add(stacked, session.prss.zero(field, stacked.shape))
+    return list(randomised), 2 * session.t
 
 
 def open_gate(

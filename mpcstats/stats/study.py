@@ -201,6 +201,8 @@ class Study(abc.ABC):
         if isinstance(frame, SqlTable):  # the database filters and selects
             return frame.select(condition, list(dict.fromkeys(needed)), collapse=collapse)
         selected = frame[condition.mask(frame)] if condition is not None else frame
+        if not any(selected[column].hasnans for column in needed):  # the usual case: no copy
+            return selected, 0
         complete = selected.dropna(subset=list(needed))
         return complete, len(selected) - len(complete)
 
@@ -387,17 +389,16 @@ class Study(abc.ABC):
 
         out = self._release(program, modulus)
         passed, (n, s, q) = open_gate(PrimeField.with_bits(modulus), out, 3)
-        moments = [_finish_moments(*group) for group in zip(n, s, q, strict=True)]
+        moments = np.array([_finish_moments(*group) for group in zip(n, s, q, strict=True)])
+        moments *= [1.0, precision, precision**2, precision]  # n, mean, var, std
+        moments[~passed] = np.nan
         frame = pd.DataFrame(
             moments,
             columns=["n", "mean", "var", "std"],
             index=pd.Index(["all"] if by is None else list(levels), name=by),
         )
-        frame[["mean", "std"]] *= precision
-        frame["var"] *= precision**2
-        frame[~passed] = np.nan
         notes = []
-        if frame["n"].isna().any():
+        if not passed.all():
             notes.append(f"groups with fewer than k = {k} records are suppressed (NaN).")
         notes.append(
             f"values are computed exactly on the declared precision grid ({precision:g}) and "
