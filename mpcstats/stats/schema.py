@@ -67,7 +67,8 @@ class Column:
 
     def grid(self, values: np.ndarray) -> np.ndarray:
         """Values as integer steps of the precision (exact for values on the declared grid)."""
-        return np.rint(np.asarray(values, dtype=np.float64) / self.precision).astype(np.int64)
+        steps = np.divide(np.asarray(values, dtype=np.float64), self.precision)
+        return np.rint(steps, out=steps).astype(np.int64)
 
     @property
     def grid_bits(self) -> int:

@@ -367,11 +367,15 @@ class Study(abc.ABC):
         def local(rows: pd.DataFrame, excluded: int) -> np.ndarray:
             grid, weights = values(rows), _weights(rows)
             if by is None:
-                moments = [_moments(grid, weights)]
+                moments = [_moments(grid, weights, grid_bits)]
             else:
                 codes = _codes(rows[by], levels)
                 moments = [
-                    _moments(grid[codes == g], None if weights is None else weights[codes == g])
+                    _moments(
+                        grid[codes == g],
+                        None if weights is None else weights[codes == g],
+                        grid_bits,
+                    )
                     for g in range(len(levels))
                 ]
             return np.array([*(m for group in moments for m in group), excluded], dtype=object)
@@ -1416,8 +1420,9 @@ def _finish_moments(n: int, s: int, q: int) -> tuple[float, float, float, float]
     return float(n), mean, float(var), math.sqrt(var)
 
 
-def _moments(grid: np.ndarray, weights: np.ndarray | None = None) -> list[int]:
-    """[n, sum, sum of squares] of integers (each counted ``weights`` times), exactly."""
+def _moments(grid: np.ndarray, weights: np.ndarray | None, bits: int) -> list[int]:
+    """[n, sum, sum of squares] of integers below 2^bits in magnitude (the schema's range,
+    checked when the table was loaded), each counted ``weights`` times, exactly."""
     if weights is not None:  # few distinct values: Python integers cannot overflow
         values = [int(v) for v in grid]
         counts = [int(w) for w in weights]
@@ -1426,8 +1431,7 @@ def _moments(grid: np.ndarray, weights: np.ndarray | None = None) -> list[int]:
             sum(c * v for c, v in zip(counts, values, strict=True)),
             sum(c * v * v for c, v in zip(counts, values, strict=True)),
         ]
-    top = int(np.abs(grid).max()) if len(grid) else 0
-    if len(grid) * top * top < 1 << 62:  # int64 sums cannot overflow: the fast path
+    if len(grid) << (2 * bits) < 1 << 62:  # int64 sums cannot overflow: the fast path
         return [len(grid), int(grid.sum()), int(np.dot(grid, grid))]
     gram = _exact_gram(np.column_stack([np.ones(len(grid), np.int64), grid]))
     return [int(gram[0, 0]), int(gram[0, 1]), int(gram[1, 1])]
