@@ -21,6 +21,7 @@ setup(
         "pandas>=2.0",
         "sqlalchemy>=2.0",
         "psycopg[binary]>=3.1",  # PostgreSQL sources
+        "pyarrow>=14",  # Parquet sources
         "matplotlib>=3.7",
         "scipy>=1.11",
     ],

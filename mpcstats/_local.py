@@ -55,8 +55,10 @@ class LoopbackFederation:
         policies: Mapping[str, Policy] | None = None,
         schemas: Mapping[str, Schema] | None = None,
         timeout: float = 10.0,
+        staged: bool = False,
     ) -> None:
         self.folder, self.schema, self.timeout = folder, schema, timeout
+        self.staged = staged  # hospitals stage their CSV into SQLite, as for large files
         self.hospitals = list(tables)
         self.names = self.hospitals + [
             f"helper{i}" if helpers > 1 else "helper" for i in range(helpers)
@@ -140,6 +142,7 @@ class LoopbackFederation:
                 'format = "csv"',
                 'path = "data.csv"',
                 'schema = "schema.json"',
+                *(['stage = "data.sqlite"'] if self.staged else []),
             ]
         self.config_path(name).write_text("\n".join(lines) + "\n")
 

@@ -27,9 +27,10 @@
     path = "audit/hosp_a.jsonl"
 
     [datasets.cohort]
-    format = "csv"                  # csv | parquet
+    format = "csv"                  # csv | parquet | sql (url and table instead of path)
     path = "data/cohort.csv"
     schema = "schema.json"          # the federation's data dictionary for this dataset
+    stage = "data/cohort.sqlite"    # optional: for files larger than memory (see staging)
 
 Relative paths are relative to the configuration file. A helper party has no datasets.
 Every error names the file, the section and the key.
@@ -192,6 +193,9 @@ class _Reader:
             self.fail(f'{where} needs schema = "<file.json>" (the data dictionary)')
         schema = Schema.load(self.base / spec["schema"])
         source = {key: value for key, value in spec.items() if key != "schema"}
-        if "path" in source:
-            source["path"] = str(self.base / source["path"])
+        for key in ("path", "stage"):
+            if key in source:
+                if not isinstance(source[key], str):
+                    self.fail(f'{where} {key} = "<file>" must be a path')
+                source[key] = str(self.base / source[key])
         return DatasetConfig(name, source, schema)

@@ -29,6 +29,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
@@ -52,6 +53,7 @@ from mpcstats.config import PartyConfig
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
 from mpcstats.stats.schema import Schema, SchemaError
+from mpcstats.stats.staging import stage
 from mpcstats.stats.study import PUBLIC, Call, Policy, PolicyError, Program, Study
 from mpcstats.stats.tables import SqlTable
 from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
@@ -407,6 +409,14 @@ def _load_table(
             f'[datasets.{dataset}] needs format = "csv", "parquet" or "sql", and path = "..." '
             "(or url and table for sql)"
         )
+    staged = source.get("stage")
+    if staged is not None:  # larger than memory: imported in chunks, analyses pushed down
+        if not isinstance(staged, str):
+            raise ConfigurationError(f'[datasets.{dataset}] stage = "<file.sqlite>" is a path')
+        try:
+            return stage(Path(path), kind, schema, Path(staged), f"{party} ({dataset})")
+        except ConfigurationError as error:
+            raise ConfigurationError(f"[datasets.{dataset}]: {error}") from None
     try:
         frame = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
     except OSError as error:

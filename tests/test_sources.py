@@ -1,4 +1,5 @@
-"""Data sources: a PostgreSQL table gives the results its CSV and DataFrame twins give.
+"""Data sources: a PostgreSQL table, and CSV or Parquet files staged into SQLite, give the
+results their DataFrame twins give.
 
 The PostgreSQL server is real: ``.ci/run`` starts one (``.ci/postgres.sh``) and exports its URL
 as MPCSTATS_TEST_POSTGRES with MPCSTATS_REQUIRE_POSTGRES=1, so CI fails rather than skips when
@@ -8,6 +9,7 @@ it is missing.
 from __future__ import annotations
 
 import os
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,8 @@ import sqlalchemy as sa
 import mpcstats
 from mpcstats._local import LoopbackFederation
 from mpcstats.stats.schema import Column, Schema, SchemaError
-from mpcstats.stats.tables import SqlTable
+from mpcstats.stats.staging import stage
+from mpcstats.stats.tables import WEIGHT, SqlTable
 
 SCHEMA = Schema(
     {
@@ -101,6 +104,10 @@ def _same(study: mpcstats.LocalSimulator, twin: mpcstats.LocalSimulator) -> None
             rtol=1e-12,
         )
     assert study.mann_whitney("bmi", "sex").statistic == twin.mann_whitney("bmi", "sex").statistic
+    ours_glm = study.poisson("los ~ age + C(sex)", where="age >= 30")  # rows stream, by chunk
+    their_glm = twin.poisson("los ~ age + C(sex)", where="age >= 30")
+    np.testing.assert_allclose(ours_glm.params, their_glm.params, rtol=1e-9)
+    assert ours_glm.llf == pytest.approx(their_glm.llf, rel=1e-9)
 
 
 def test_postgresql_gives_the_results_of_dataframes(
@@ -210,3 +217,100 @@ def test_sums_over_rows_are_grouped_by_the_database(
     ]
     assert [rows for _, rows in selections] == distinct
     assert distinct[0] == 2 and distinct[2] < 60 < len(mine)
+
+
+# files larger than memory: staged into SQLite in chunks ---------------------------------------
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def _staged(frames: dict[str, pd.DataFrame], folder: Path, chunk_rows: int) -> dict[str, SqlTable]:
+    suffixes = [".csv", ".parquet", ".csv"]
+    return {
+        name: stage(
+            _write(frame, folder / f"{name}{suffix}"),
+            suffix[1:],
+            SCHEMA,
+            folder / f"{name}.sqlite",
+            name,
+            chunk_rows=chunk_rows,
+        )
+        for (name, frame), suffix in zip(frames.items(), suffixes, strict=True)
+    }
+
+
+def test_staged_files_give_the_results_of_dataframes(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    staged = _staged(frames, tmp_path, chunk_rows=64)  # hosp_a's 700 rows in 11 chunks
+    _same(
+        mpcstats.LocalSimulator(staged, schema=SCHEMA),
+        mpcstats.LocalSimulator(frames, schema=SCHEMA),
+    )
+
+
+def test_a_staged_file_is_reused_until_its_source_changes(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    source = _write(frames["hosp_b"], tmp_path / "b.csv")
+    database = tmp_path / "b.sqlite"
+    stage(source, "csv", SCHEMA, database, "hosp_b")
+    built = database.stat().st_mtime_ns
+    assert stage(source, "csv", SCHEMA, database, "hosp_b").select(None, ["age"])[0].shape[0] == 90
+    assert database.stat().st_mtime_ns == built  # up to date: not imported again
+    _write(pd.concat([frames["hosp_b"], frames["hosp_b"].head(10)]), source)
+    rows, _ = stage(source, "csv", SCHEMA, database, "hosp_b").select(None, ["age"])
+    assert len(rows) == 100 and not (tmp_path / "b.sqlite.building").exists()
+
+
+def test_staging_counts_violations_over_every_chunk(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    bad = frames["hosp_a"].copy()
+    bad.loc[[5, 300, 301], "age"] = 150
+    source = _write(bad, tmp_path / "a.csv")
+    with pytest.raises(
+        SchemaError,
+        match=r"hosp_a: column 'age' of a.csv has 3 value\(s\) that are not a number in "
+        r"\[0, 120\] \(first at row 5\)",
+    ):
+        stage(source, "csv", SCHEMA, tmp_path / "a.sqlite", "hosp_a", chunk_rows=64)
+    assert list(tmp_path.iterdir()) == [source]  # nothing half-imported is left
+
+
+def test_staging_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    def peak_bytes(rows: int) -> int:
+        source = _write(_hospital(np.random.default_rng(rows), rows), tmp_path / f"{rows}.csv")
+        tracemalloc.start()
+        try:
+            table = stage(source, "csv", SCHEMA, tmp_path / f"{rows}.sqlite", "h", chunk_rows=5_000)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert table.select(None, ["age"], collapse=True)[0][WEIGHT].sum() == rows
+        return peak
+
+    small, large = peak_bytes(40_000), peak_bytes(160_000)
+    assert large < 1.25 * small, (small, large)  # bounded by the chunk, not the file
+
+
+def test_sqlite_refuses_sums_its_integers_cannot_hold(tmp_path: Path) -> None:
+    wide = Schema({"x": Column("x", "int", 0, 10**12), "y": Column("y", "int", 0, 10**12)})
+    frame = pd.DataFrame({"x": [10**12 - i for i in range(20)], "y": [10**12] * 10 + [0] * 10})
+    table = stage(_write(frame, tmp_path / "w.csv"), "csv", wide, tmp_path / "w.sqlite", "w")
+    study = mpcstats.LocalSimulator({"a": table, "b": table, "c": table}, schema=wide)
+    with pytest.raises(mpcstats.HeadroomError, match="floating point"):
+        study.ols("y ~ x")
+
+
+def test_daemons_serve_staged_files_like_dataframes(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    daemons = LoopbackFederation(tmp_path, frames, SCHEMA, staged=True)
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+        _same(study, mpcstats.LocalSimulator(frames, schema=SCHEMA))  # type: ignore[arg-type]
+    assert all((tmp_path / name / "data.sqlite").exists() for name in frames)

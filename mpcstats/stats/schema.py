@@ -164,6 +164,16 @@ class Schema:
 
     def check(self, frame: pd.DataFrame, party: str) -> None:
         """Refuse data outside the schema: the error names party, column, row and the rule."""
+        for name, count, first, rule in self.violations(frame, party):
+            raise SchemaError(
+                f"{party}: column {name!r} has {count} value(s) that are not {rule} "
+                f"(first at row {first}); fix the data or the schema"
+            )
+
+    def violations(self, frame: pd.DataFrame, party: str) -> list[tuple[str, int, Any, str]]:
+        """(column, number of values outside its rule, the first one's row label, the rule)
+        for every column with violations; a missing column is an error at once."""
+        found = []
         for name, column in self.columns.items():
             if name not in frame.columns:
                 raise SchemaError(f"{party}: column {name!r} is missing from the data")
@@ -177,11 +187,9 @@ class Schema:
                 bad = present & (numeric.isna() | (numeric < column.lo) | (numeric > column.hi))
                 rule = f"a number in [{column.lo}, {column.hi}]"
             if bad.any():
-                row = frame.index[np.flatnonzero(bad.to_numpy())[0]]
-                raise SchemaError(
-                    f"{party}: column {name!r} has {int(bad.sum())} value(s) that are not {rule} "
-                    f"(first at row {row}); fix the data or the schema"
-                )
+                first = frame.index[np.flatnonzero(bad.to_numpy())[0]]
+                found.append((name, int(bad.sum()), first, rule))
+        return found
 
 
 def _plain_code(code: Any) -> Any:

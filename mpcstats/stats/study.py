@@ -15,7 +15,7 @@ import itertools
 import json
 import math
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -1057,15 +1057,38 @@ class Study(abc.ABC):
         smallest = max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
         needed = design.columns + ([offset] if offset else [])
 
+        def passes(frame: pd.DataFrame | SqlTable | None) -> Callable[[], Iterator[_Block]]:
+            """A fresh pass over the party's (z, y, offset) blocks, for each Newton step."""
+
+            def block(rows: pd.DataFrame) -> _Block:
+                x, y = design.matrix(rows)
+                shift = rows[offset].to_numpy(float) if offset else np.zeros(len(rows))
+                return x / steps[:d], y, shift  # z: integers on the grid, as floats
+
+            if isinstance(frame, SqlTable):  # the rows stream from the database each pass
+                condition = filters.parse(where, self.schema)
+                return lambda: map(block, frame.chunks(condition, needed))
+            blocks = [block(self._rows(frame, where, needed)[0])]
+            return lambda: iter(blocks)
+
+        def summed(
+            blocks: Callable[[], Iterator[_Block]], part: Callable[..., Any], beta: np.ndarray
+        ) -> Any:
+            """The sum over blocks (at least one) of ``part(z, y, eta)``: a number, an array
+            or a tuple of them."""
+            parts = [part(z, y, z @ beta + shift) for z, y, shift in blocks()]
+            return functools.reduce(_plus, parts)
+
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, needed)
-            x, y = design.matrix(rows)
-            z = x / steps[:d]  # integers on the grid, as floats
-            shift = rows[offset].to_numpy(float) if offset else np.zeros(len(rows))
-            constant = float(family.constant(y).sum())
-            totals = await pool(session, np.array([len(rows), int(y.sum())]), COUNT_BITS + y_bits)
+            blocks = passes(frame)
+            n_rows, events, constant = summed(
+                blocks,
+                lambda z, y, eta: (len(y), int(y.sum()), float(family.constant(y).sum())),
+                np.zeros(d),
+            )
+            totals = await pool(session, np.array([n_rows, events]), COUNT_BITS + y_bits)
             pieces = await pool(session, np.array([constant]), COUNT_BITS + 32 + FRAC, frac=FRAC)
             enough = await P.ge(session, totals[0], totals[0] * 0 + smallest)
             if int(await P.open(session, enough, label="model size guard")) != 1:
@@ -1074,17 +1097,18 @@ class Study(abc.ABC):
             converged, iteration = False, 0
             while iteration < maxiter and not converged:
                 iteration += 1
-                hess, grad = family.parts(z, y, z @ beta + shift)
+                hess, grad = summed(blocks, family.parts, beta)
                 h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
                 g = await pool(session, grad, grad_bits, frac=FRAC)
                 step = await solve_spd(session, h, g, work=work, condition=1e7)
                 delta = np.asarray(await P.open(session, step, label="Newton step"), float)
                 beta = beta + delta
                 converged = bool(np.max(np.abs(delta)) <= tol * (1 + np.max(np.abs(beta))))
-            hess, _ = family.parts(z, y, z @ beta + shift)
+            hess, _ = summed(blocks, family.parts, beta)
             h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
             inverse = await inverse_spd(session, h, work=work, condition=1e7)
-            local_llf = max(family.loglik(y, z @ beta + shift), -(2.0**45))
+            loglik = summed(blocks, lambda z, y, eta: family.loglik(y, eta), beta)
+            local_llf = max(loglik, -(2.0**45))
             llf_bits = COUNT_BITS + 16 + FRAC
             llf = await pool(session, np.array([local_llf]), llf_bits, frac=FRAC)
             return {
@@ -1541,6 +1565,14 @@ class _Poisson(_Family):
 
 
 _LOGIT, _POISSON = _Logit(), _Poisson()
+
+
+_Block = tuple[np.ndarray, np.ndarray, np.ndarray]  # a block of rows: grid Z, y, offset
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """a + b, elementwise for tuples."""
+    return tuple(x + y for x, y in zip(a, b, strict=True)) if isinstance(a, tuple) else a + b
 
 
 def _round_up(bits: int) -> int:

@@ -11,9 +11,9 @@ row leaves it and the daemon's memory is bounded by the number of distinct combi
 schema's precision grid). Quantiles, chi-square, Mann-Whitney, Spearman and Mantel-Haenszel
 use the same grouped counts. For Pearson correlations and least squares the database computes
 the sums of products of the grid values exactly (:meth:`SqlTable.sums_of_products`, in NUMERIC),
-and the residual sums given public coefficients (:meth:`SqlTable.residual_sums`). The remaining
-analyses (logit, Poisson) read the analysis's columns of the selected rows, in chunks of
-``chunk_rows``.
+and the residual sums given public coefficients (:meth:`SqlTable.residual_sums`). Logit and
+Poisson fits stream the analysis's columns of the selected rows, ``chunk_rows`` at a time, once
+per Newton step (:meth:`SqlTable.chunks`), and never hold them all.
 
 The database user needs SELECT on the table only. Identifiers are checked against the table's
 reflected columns and quoted by the database's dialect.
@@ -21,14 +21,14 @@ reflected columns and quoted by the database's dialect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from mpcstats._errors import ConfigurationError
+from mpcstats._errors import ConfigurationError, HeadroomError
 from mpcstats.stats.filters import Filter
 from mpcstats.stats.schema import Schema, SchemaError
 
@@ -54,6 +54,9 @@ class SqlTable:
                 f"cannot read table {table!r} at {self._where()}: {type(error).__name__}"
             ) from None
         self._quote = self.engine.dialect.identifier_preparer.quote
+        # exact integer products: NUMERIC is unbounded; SQLite keeps a REAL cast to NUMERIC
+        # as REAL, but sums INTEGERs exactly (and leaves them, visibly, on overflow)
+        self._exact_type = "INTEGER" if self.engine.dialect.name == "sqlite" else "NUMERIC"
 
     def __repr__(self) -> str:
         return f"SqlTable({self._where()!r}, {self.table!r})"
@@ -118,17 +121,34 @@ class SqlTable:
             )
         else:
             query = f"SELECT {columns or '1 AS one'} FROM {source} WHERE {where} AND {complete}"
-        with self.engine.connect() as connection:
-            chunks = list(
-                pd.read_sql(
-                    sa.text(query), connection, params=parameters, chunksize=self.chunk_rows
-                )
-            )
         kept = [*needed, WEIGHT] if collapse else list(needed)
-        rows = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=kept)
-        rows = rows[kept]
+        rows = pd.concat(list(self._read(query, parameters, kept)), ignore_index=True)[kept]
         complete_rows = int(rows[WEIGHT].sum()) if collapse else len(rows)
         return rows, selected - complete_rows
+
+    def chunks(self, condition: Filter | None, needed: Sequence[str]) -> Iterator[pd.DataFrame]:
+        """The ``needed`` columns of the complete rows passing ``condition``, ``chunk_rows`` at
+        a time, streamed from the database (at least one chunk, maybe empty): for analyses that
+        pass over the rows several times without holding them (logit and Poisson fits)."""
+        where, complete, parameters = self._selection(condition, needed)
+        columns = ", ".join(self._name(c) for c in needed)
+        query = f"SELECT {columns} FROM {self._quote(self.table)} WHERE {where} AND {complete}"
+        return self._read(query, parameters, list(needed), stream=True)
+
+    def _read(
+        self, query: str, parameters: dict[str, Any], columns: list[str], stream: bool = False
+    ) -> Iterator[pd.DataFrame]:
+        """The query's rows in chunks; ``stream``: through a server-side cursor where the
+        driver has one, so the driver does not hold them all either."""
+        with self.engine.connect().execution_options(stream_results=stream) as connection:
+            empty = True
+            for chunk in pd.read_sql(
+                sa.text(query), connection, params=parameters, chunksize=self.chunk_rows
+            ):
+                empty = False
+                yield chunk
+        if empty:
+            yield pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
 
     def _selection(
         self, condition: Filter | None, needed: Sequence[str]
@@ -172,8 +192,15 @@ class SqlTable:
         inner, bound = self._grid_rows(condition, needed, expressions, steps, parameters)
         size = len(expressions)
         pairs = [(i, j) for i in range(size) for j in range(i, size)]
-        sums = ", ".join(f"SUM(CAST(z{i} AS NUMERIC) * CAST(z{j} AS NUMERIC))" for i, j in pairs)
+        exact = self._exact_type
+        sums = ", ".join(f"SUM(CAST(z{i} AS {exact}) * CAST(z{j} AS {exact}))" for i, j in pairs)
         values = self._row(f"SELECT {sums} FROM ({inner}) AS grid_rows", bound)
+        if any(isinstance(value, float) for value in values):  # SQLite leaves int64 silently
+            raise HeadroomError(
+                f"{self._where()} summed the products of {self.table!r} in floating point, as "
+                "its 64-bit integers overflowed: declare a coarser precision for the model's "
+                "columns, or use a database with exact NUMERIC sums (PostgreSQL)"
+            )
         gram = np.zeros((size, size), dtype=object)
         for (i, j), value in zip(pairs, values, strict=True):
             gram[i, j] = gram[j, i] = int(value or 0)
@@ -206,5 +233,13 @@ class SqlTable:
         return [float(v or 0.0) for v in self._row(query, bound)]
 
     def _row(self, sql: str, parameters: dict[str, Any]) -> tuple[Any, ...]:
-        with self.engine.connect() as connection:
-            return tuple(connection.execute(sa.text(sql), parameters).one())
+        try:
+            with self.engine.connect() as connection:
+                return tuple(connection.execute(sa.text(sql), parameters).one())
+        except sa.exc.OperationalError as error:
+            if "integer overflow" in str(error.orig):  # SQLite's SUM beyond 64 bits
+                raise HeadroomError(
+                    f"{self._where()}: a sum over {self.table!r} overflowed the database's "
+                    "64-bit integers: declare a coarser precision, or use PostgreSQL"
+                ) from None
+            raise
