@@ -9,6 +9,7 @@ from mpcstats._errors import (
     MpcStatsError,
     PartyUnavailableError,
     ProtocolError,
+    SingularMatrixError,
 )
 from mpcstats.client import Federation, connect
 from mpcstats.simulator import LocalSimulator, RunResult
@@ -36,6 +37,7 @@ __all__ = [
     "RunResult",
     "Schema",
     "SchemaError",
+    "SingularMatrixError",
     "__version__",
     "connect",
 ]

@@ -7,7 +7,9 @@ builtin exception a caller would naturally catch::
      ├── ConfigurationError (ValueError)    bad parameters: n, t, modulus, party ids, shapes
      │    ├── SchemaError                   data or schemas that do not match the study schema
      │    │    └── FilterError              a where= filter that does not parse
-     │    └── PolicyError                   an output the disclosure policy does not allow
+     │    ├── PolicyError                   an output the disclosure policy does not allow
+     │    └── SingularMatrixError           a matrix to invert is singular (collinear model
+     │                                      columns); only that fact is revealed
      ├── HeadroomError (OverflowError)      a declared range would not fit the field: refused
      │                                      before anything is computed or opened
      ├── InputRangeError (ValueError)       a party's input lies outside its declared range
@@ -31,6 +33,7 @@ __all__ = [
     "MpcStatsError",
     "PartyUnavailableError",
     "ProtocolError",
+    "SingularMatrixError",
 ]
 
 
@@ -40,6 +43,10 @@ class MpcStatsError(Exception):
 
 class ConfigurationError(MpcStatsError, ValueError):
     """Invalid parameters for a session, field or protocol call."""
+
+
+class SingularMatrixError(ConfigurationError):
+    """A shared matrix to invert is singular, e.g. the X'X of a model with collinear columns."""
 
 
 class HeadroomError(MpcStatsError, OverflowError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+from fractions import Fraction
 
 import gmpy2
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpcstats import ConfigurationError
+from mpcstats import ConfigurationError, ProtocolError
 from mpcstats.core.field import PrimeField, choose_prime
 from mpcstats.core.gf256 import GF256
 from mpcstats.core.randomness import Stream
@@ -126,3 +128,23 @@ def test_streams_with_the_same_key_agree_and_hide_the_key() -> None:
     assert Stream(key).bytes(100) == Stream(key).bytes(100)
     assert Stream(key).bytes(100) != Stream().bytes(100)
     assert "hidden" in repr(Stream(key))
+
+
+@given(
+    st.integers(-(2**200), 2**200),
+    st.integers(1, 2**200),
+)
+def test_rational_reconstruction_recovers_fractions_within_the_bounds(num: int, den: int) -> None:
+    field = PrimeField.with_bits(420)
+    element = num * field.inverse(den % field.order) % field.order
+    assert field.rational(element, 2**200, 2**200) == Fraction(num, den)
+
+
+def test_rational_reconstruction_refuses_loose_bounds_and_foreign_values() -> None:
+    field = PrimeField.with_bits(127)
+    with pytest.raises(ConfigurationError, match="too small"):
+        field.rational(5, 2**64, 2**64)
+    # an element that looks uniform is a fraction with 20-bit parts with probability ~2^-86
+    uniform = int.from_bytes(hashlib.sha256(b"not a fraction").digest()) % field.order
+    with pytest.raises(ProtocolError, match="not a fraction"):
+        field.rational(uniform, 2**20, 2**20)

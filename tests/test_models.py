@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ import statsmodels.formula.api as smf
 import mpcstats
 from mpcstats import Column, Policy, PolicyError, Schema
 from mpcstats.stats.filters import FilterError
+from mpcstats.stats.study import _exact_gram
 from tests.conftest import SMOKERS, StudyFactory, smokers
 
 SCHEMA = Schema(
@@ -112,17 +115,91 @@ def test_ols_recovers_the_known_truth_and_filters_rows(
     assert "OLS Regression Results" in result.summary() and "P>|t|" in result.summary()
 
 
-def test_a_fit_opens_no_hospital_aggregate(hospitals: dict[str, pd.DataFrame]) -> None:
+def _opened_counts(study: mpcstats.LocalSimulator) -> dict[str, set[int]]:
+    assert study.last_run is not None
+    counts: dict[str, set[int]] = {}
+    for stats in study.last_run.stats:
+        for o in stats.openings:
+            counts.setdefault(o.label, set()).add(o.count)
+    return counts
+
+
+def test_a_fit_opens_only_the_guard_and_the_masked_matrix(
+    hospitals: dict[str, pd.DataFrame],
+) -> None:
     study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
     study.ols("los ~ age + bmi")
-    assert _opened(study) <= MASKED | {"model size guard", "coefficients"}
-    sizes = {
-        o.count
-        for stats in study.last_run.stats
-        for o in stats.openings
-        if o.label == "coefficients"
-    }
-    assert sizes == {3}  # only the three coefficients are opened to the parties
+    # X'X R for a secret uniform R: uniform whatever X'X is; no coefficient reaches a party
+    assert _opened_counts(study) == {"model size guard": {1}, "masked X'X": {9}}
+
+
+def test_hc1_opens_only_the_coefficients_beyond_masked_values(
+    hospitals: dict[str, pd.DataFrame],
+) -> None:
+    study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
+    study.ols("los ~ age + bmi", cov_type="HC1")
+    counts = _opened_counts(study)
+    assert set(counts) <= MASKED | {"model size guard", "coefficients"}
+    assert counts["coefficients"] == {3}  # the residual pass needs them
+
+
+def test_collinear_columns_are_reported_without_naming_them(make_study: StudyFactory) -> None:
+    rng = np.random.default_rng(5)
+    frames = {f"h{i}": _hospital(rng, n) for i, n in enumerate((300, 200, 250))}
+    for frame in frames.values():
+        frame["weight"] = frame["bmi"] * 2  # an exact linear function of bmi
+    schema = Schema({**SCHEMA.columns, "weight": Column("weight", "float", 20, 120, precision=0.2)})
+    study = make_study(frames, schema=schema)
+    with pytest.raises(mpcstats.SingularMatrixError, match="4 x 4 matrix is singular"):
+        study.ols("los ~ age + bmi + weight")
+
+
+def test_an_ill_conditioned_design_is_still_exact(make_study: StudyFactory) -> None:
+    """Two nearly collinear columns (correlation 1 - 1e-9): exact fractions lose nothing."""
+    rng = np.random.default_rng(6)
+    frames = {}
+    for i, n in enumerate((400, 300, 500)):
+        a = rng.integers(0, 10**6, n)
+        b = a + rng.integers(-1, 2, n)  # b differs from a by at most one step
+        y = 3 * a - 2 * b + rng.integers(0, 1000, n)
+        frames[f"h{i}"] = pd.DataFrame({"a": a, "b": b, "y": y})
+    schema = Schema(
+        {
+            "a": Column("a", "int", -1, 10**6 + 1),
+            "b": Column("b", "int", -1, 10**6 + 1),
+            "y": Column("y", "int", -(10**7), 10**7),
+        }
+    )
+    pooled = pd.concat(frames.values(), ignore_index=True)
+    ours = make_study(frames, schema=schema).ols("y ~ a + b")
+    z = np.column_stack([np.ones(len(pooled)), pooled.a, pooled.b]).astype(object)
+    gram = (z.T @ z).tolist()  # the exact normal equations, solved in fractions
+    xty = (z.T @ pooled.y.to_numpy().astype(object)).tolist()
+    exact = _solve_fractions(gram, xty)
+    np.testing.assert_allclose(ours.params.to_numpy(), [float(v) for v in exact], rtol=1e-12)
+
+
+def _solve_fractions(a: list[list[int]], b: list[int]) -> list[Fraction]:
+    """Gaussian elimination in exact fractions."""
+    rows = [[Fraction(v) for v in row] + [Fraction(rhs)] for row, rhs in zip(a, b, strict=True)]
+    d = len(rows)
+    for col in range(d):
+        pivot = next(r for r in range(col, d) if rows[r][col])
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        for r in range(d):
+            if r != col:
+                factor = rows[r][col] / rows[col][col]
+                rows[r] = [v - factor * w for v, w in zip(rows[r], rows[col], strict=True)]
+    return [rows[i][d] / rows[i][i] for i in range(d)]
+
+
+@pytest.mark.parametrize("bits", [1, 11, 20, 21, 31, 40])
+def test_exact_gram_matches_python_integers(bits: int) -> None:
+    rng = np.random.default_rng(bits)
+    z = rng.integers(-(2**bits) + 1, 2**bits, size=(3000, 4))
+    z[0] = 2**bits - 1  # the extreme value itself
+    wide = z.astype(object)
+    assert (_exact_gram(z) == wide.T @ wide).all()
 
 
 def test_the_size_guard_refuses_models_with_too_many_parameters(make_study: StudyFactory) -> None:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from mpcstats import protocols as P
-from mpcstats._errors import ProtocolError
+from mpcstats._errors import ProtocolError, SingularMatrixError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
-from mpcstats.protocols.linalg import solve_spd
-from mpcstats.protocols.opening import reconstruct_output
+from mpcstats.protocols.linalg import field_inverse, solve_spd
+from mpcstats.protocols.opening import open_elements, reconstruct_output
 from mpcstats.protocols.session import Session
-from mpcstats.simulator import LocalSimulator
+from mpcstats.simulator import LocalSimulator, RunResult
 from tests.conftest import owned, run
 
 BITS = 32
@@ -245,6 +246,47 @@ def test_spd_inverse_is_within_1e_9_of_numpy() -> None:
     inverse = run(3, program, modulus_bits=320).outputs[0]
     reference = np.linalg.inv(np.round(a_plain * 2**40) / 2**40)
     assert np.max(np.abs(inverse - reference)) <= 1e-9 * np.max(np.abs(reference))
+
+
+def _exact_inverse(a_plain: np.ndarray, n: int) -> tuple[list[list[Fraction]], RunResult]:
+    """A^-1 by the masked field inversion, opened and read back as fractions."""
+
+    async def program(s: Session) -> tuple[np.ndarray, int]:
+        a = await P.input(s, owned(s, 0, a_plain), owner=0, bits=40)
+        before = s.stats.rounds
+        inverse = await field_inverse(s, a)
+        rounds = s.stats.rounds - before
+        opened = await open_elements(s, s.field, inverse, label="inverse")
+        assert opened is not None
+        return opened, rounds
+
+    result = run(n, program, modulus_bits=512, record_openings=True)
+    field = PrimeField.with_bits(512)
+    opened, rounds = result.outputs[0]
+    assert rounds == (1 if n <= 9 else 3)  # without PRSS: also dealing R and reducing A R
+    return [[field.rational(int(v), 2**200, 2**200) for v in row] for row in opened], result
+
+
+@pytest.mark.parametrize("n", [3, 5, 7, 11])  # 11: no PRSS
+def test_field_inverse_is_exact(n: int) -> None:
+    rng = np.random.default_rng(n)
+    design = rng.integers(-1000, 1000, size=(40, 5))
+    a_plain = design.T @ design
+    a_plain[:, 4] = a_plain[:, 3] * 3 + 1  # not symmetric: any invertible matrix will do
+    inverse, result = _exact_inverse(a_plain, n)
+    identity = [
+        [sum(Fraction(int(a_plain[i, k])) * inverse[k][j] for k in range(5)) for j in range(5)]
+        for i in range(5)
+    ]
+    assert identity == [[Fraction(int(i == j)) for j in range(5)] for i in range(5)]
+    opened = {o.label: o.count for o in result.stats[0].openings}
+    assert opened == {"masked matrix": 25, "inverse": 25}
+
+
+def test_field_inverse_of_a_singular_matrix_says_so() -> None:
+    singular = np.array([[2, 4, 1], [1, 2, 5], [3, 6, 0]])  # column 2 = 2 x column 1
+    with pytest.raises(SingularMatrixError, match="3 x 3 matrix is singular"):
+        _exact_inverse(singular, 3)
 
 
 def test_concurrent_sessions_in_one_event_loop_do_not_interfere() -> None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import gmpy2
 import numpy as np
 
-from mpcstats._errors import ConfigurationError, HeadroomError
+from mpcstats._errors import ConfigurationError, HeadroomError, ProtocolError
 from mpcstats.core.randomness import Stream
 
 __all__ = ["DEFAULT_MODULUS_BITS", "PrimeField", "choose_prime"]
@@ -165,11 +166,33 @@ class PrimeField:
         return self.reduce(total)
 
     def dot(self, a: np.ndarray, b: np.ndarray) -> Any:
-        """Matrix or inner product, reduced once at the end."""
-        return self.reduce(np.dot(_objects(a), _objects(b)))
+        """Matrix or inner product, reduced once at the end. In wide fields GMP multiplies
+        (3-7x faster than Python's ints from 256 bits; the result is Python ints again)."""
+        if self.bits < _GMP_BITS:
+            return self.reduce(np.dot(_objects(a), _objects(b)))
+        product = np.mod(np.dot(_to_mpz(a), _to_mpz(b)), gmpy2.mpz(self.order))
+        return np.asarray(_to_int(product), dtype=object)
 
     def inverse(self, a: int) -> int:
         return int(gmpy2.invert(a, self.order))
+
+    def rational(self, element: int, numerator_bound: int, denominator_bound: int) -> Fraction:
+        """The fraction a / b with |a| <= numerator_bound and 0 < b <= denominator_bound that
+        ``element`` represents mod p (Wang's rational reconstruction: the extended Euclidean
+        algorithm stopped at the first remainder within the numerator bound). It is unique when
+        p > 2 * numerator_bound * denominator_bound; a ProtocolError means no such fraction
+        exists, i.e. the bounds were wrong."""
+        if 2 * numerator_bound * denominator_bound >= self.order:
+            raise ConfigurationError("the field is too small for these rational bounds")
+        r0, r1 = gmpy2.mpz(self.order), gmpy2.mpz(element) % self.order
+        s0, s1 = 0, 1
+        while r1 > numerator_bound:
+            quotient = r0 // r1
+            r0, r1 = r1, r0 - quotient * r1
+            s0, s1 = s1, s0 - quotient * s1
+        if s1 == 0 or abs(s1) > denominator_bound:
+            raise ProtocolError("a value is not a fraction within its declared bounds")
+        return Fraction(int(r1 if s1 > 0 else -r1), int(abs(s1)))
 
     def power(self, x: int, e: int) -> int:
         return pow(x, e, self.order)
@@ -198,6 +221,11 @@ class PrimeField:
         if count and max(out) >= self.order:
             raise ConfigurationError("received a value outside the field")
         return out.reshape(shape)
+
+
+_GMP_BITS = 256  # from this width, products go through gmpy2
+_to_mpz = np.frompyfunc(gmpy2.mpz, 1, 1)
+_to_int = np.frompyfunc(int, 1, 1)
 
 
 def _objects(values: Any) -> np.ndarray:

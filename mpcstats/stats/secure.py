@@ -29,7 +29,15 @@ from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
-__all__ = ["at_least_public", "gate_at_least", "open_gate", "pool", "release", "suppress"]
+__all__ = [
+    "at_least_public",
+    "gate_at_least",
+    "open_gate",
+    "pool",
+    "release",
+    "release_products",
+    "suppress",
+]
 
 
 async def pool(session: Session, local: np.ndarray, bits: int, frac: int = 0) -> Shared:
@@ -44,6 +52,13 @@ async def pool(session: Session, local: np.ndarray, bits: int, frac: int = 0) ->
 def release(session: Session, value: Shared) -> np.ndarray:
     """This party's share of ``value`` for the analyst (re-randomised when PRSS keys exist)."""
     return P.output_share(session, value) if session.prss is not None else value.share
+
+
+async def release_products(session: Session, products: list[np.ndarray]) -> list[np.ndarray]:
+    """This party's shares for the analyst of local products of two degree-t sharings (degree
+    2t), or of degree-t values: re-randomised without a round when PRSS keys exist."""
+    shares, _ = await _revealable(session, products)
+    return shares
 
 
 async def suppress(session: Session, counts: Shared, k: int) -> Shared:
@@ -158,9 +173,8 @@ async def _revealable(session: Session, products: list[np.ndarray]) -> tuple[lis
     field = session.field
     if session.prss is None:
         return await reduce_degree(session, [(field, p) for p in products]), session.t
-    stacked = np.stack([np.asarray(p, dtype=object) for p in products])
-    randomised = field.add(stacked, session.prss.zero(field, stacked.shape))
-    return list(randomised), 2 * session.t
+    prss = session.prss
+    return [field.add(p, prss.zero(field, np.shape(p))) for p in products], 2 * session.t
 
 
 def open_gate(

@@ -28,6 +28,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.arithmetic import reduce_degree
+from mpcstats.protocols.linalg import field_inverse, hadamard_bits
 from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
@@ -49,7 +50,15 @@ from mpcstats.stats.results import (
     TTestResult,
 )
 from mpcstats.stats.schema import Column, Schema
-from mpcstats.stats.secure import at_least_public, gate_at_least, open_gate, pool, release, suppress
+from mpcstats.stats.secure import (
+    at_least_public,
+    gate_at_least,
+    open_gate,
+    pool,
+    release,
+    release_products,
+    suppress,
+)
 from mpcstats.stats.tables import WEIGHT, SqlTable
 
 __all__ = ["ANALYSES", "PUBLIC", "Call", "Policy", "PolicyError", "Study", "analysis"]
@@ -940,29 +949,101 @@ class Study(abc.ABC):
         """Least squares with statsmodels' formulas and result names (``cov_type`` "HC1" for
         heteroscedasticity-robust standard errors).
 
-        Each party computes X'X, X'y and y'y of its own rows exactly on the schema's grid. The
-        pooled X'X is inverted inside MPC (Newton-Schulz), and the coefficients come from that
-        inverse. The residual sums need a second pass over the rows, with the coefficients
-        public.
+        Each party computes X'X, X'y and y'y of its own rows exactly on the schema's grid, and
+        these are pooled. The pooled X'X is inverted exactly over the field
+        (:func:`~mpcstats.protocols.linalg.field_inverse`); the analyst receives (X'X)^-1, the
+        coefficients and the residual sum of squares as field elements and recovers them as
+        exact fractions. HC1 needs the residuals of every row, so it solves in fixed point
+        (Newton-Schulz) and the parties compute their residual sums with the coefficients public.
 
-        Leakage: the analyst learns the coefficients, their covariance matrix, the residual and
-        total sums of squares, and n. The parties learn the coefficients (for the second pass)
-        and whether the model passed the policy's size guard. No party's X'X or X'y is ever
-        opened.
+        Leakage: the analyst learns n, the coefficients, (X'X)^-1 and the residual and total
+        sums of squares, exactly; together these determine the pooled X'X, X'y and y'y, as any
+        OLS output at full precision nearly does. The parties learn whether the model passed
+        the policy's size guard and whether X'X is singular; with HC1 they also learn the
+        coefficients (rounded to 80 fractional bits) for the residual pass. No party's X'X or
+        X'y is ever opened.
         """
-        from mpcstats.protocols.linalg import inverse_spd
         from mpcstats.stats.formula import parse_formula
 
         if cov_type not in {"nonrobust", "HC1"}:
             raise ConfigurationError(f"cov_type is 'nonrobust' or 'HC1', not {cov_type!r}")
         design = parse_formula(formula, self.schema)
+        if cov_type == "HC1":
+            return self._ols_robust(design, formula, where)
+        d = len(design.names)
+        steps, bounds = self._design_grid(design)
+        gram_bits = 2 * int(bounds.max()).bit_length() + COUNT_BITS + 1
+        numerator_bits, denominator_bits = _ols_fraction_bits([float(b) for b in bounds])
+        modulus = _round_up(numerator_bits + denominator_bits + 2)
+        smallest = self._model_size(d)
+
+        async def program(
+            session: Session, frame: pd.DataFrame | SqlTable | None
+        ) -> dict[str, Any]:
+            full, _ = self._model_sums(frame, where, design, steps)
+            pooled = await pool(session, full, gram_bits)
+            n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
+            await self._guard_model_size(session, n, d, smallest)
+            field = session.field
+            inverse = await field_inverse(session, gram[:d, :d], label="masked X'X")
+            xty, yy = gram[:d, d].share, gram[d, d].share
+            (beta,) = await reduce_degree(session, [(field, field.dot(inverse, xty))])
+            ssr = field.sub(yy, field.dot(xty, beta))  # y'y - b'(X'X)^-1 b
+            spread = field.sub(field.mul(n.share, yy), field.mul(sy.share, sy.share))
+            tss_times_n = spread if design.intercept else field.mul(n.share, yy)
+            shares = await release_products(session, [inverse, beta, ssr, tss_times_n, n.share])
+            names = ["inverse", "coefficients", "ssr", "tss_times_n", "n"]
+            return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
+
+        out = self._release(program, modulus)
+        prime = PrimeField.with_bits(modulus)
+
+        def exact(name: str) -> np.ndarray:
+            bound = (1 << numerator_bits, 1 << denominator_bits)
+            values = np.ravel(out[name])
+            return np.array([float(prime.rational(int(v), *bound)) for v in values])
+
+        n = float(out["n"])
+        x_steps, y_step = steps[:d], steps[d]
+        inverse = exact("inverse").reshape(d, d) / np.outer(x_steps, x_steps)
+        ssr = float(exact("ssr")[0]) * y_step**2
+        return OLSResults(
+            pd.Series(exact("coefficients") * y_step / x_steps, index=design.names),
+            pd.DataFrame(inverse * ssr / (n - d), index=design.names, columns=design.names),
+            n,
+            ssr,
+            float(Fraction(int(out["tss_times_n"]), int(out["n"]))) * y_step**2,
+            formula,
+            "nonrobust",
+            [
+                "computed exactly: (X'X)^-1, the coefficients and the residual sum of squares "
+                "are exact fractions, rounded once to floating point by the analyst."
+            ],
+        )
+
+    def _model_size(self, d: int) -> int:
+        """The smallest n the policy allows for a model with d parameters."""
+        return max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
+
+    async def _guard_model_size(self, session: Session, n: Shared, d: int, smallest: int) -> None:
+        if not (await at_least_public(session, n.reshape(1), smallest, "model size guard"))[0]:
+            raise PolicyError(
+                f"the model has {d} parameters: the policy needs n >= {smallest} "
+                f"(k = {self.policy.k}, at most {self.policy.max_parameter_fraction:g} "
+                "parameters per record)"
+            )
+
+    def _ols_robust(self, design: Any, formula: str, where: str | None) -> OLSResults:
+        """OLS with HC1 standard errors: the coefficients are solved in fixed point and opened
+        to the parties, which pool their residual-weighted sums Σ e² x x'."""
+        from mpcstats.protocols.linalg import inverse_spd
+
         d = len(design.names)
         steps, bounds = self._design_grid(design)
         gram_bits = 2 * int(bounds.max()).bit_length() + COUNT_BITS + 1
         work = 80  # truncation noise in the inversion is amplified by the conditioning
         modulus = _round_up(2 * (gram_bits + FRAC) + 2 * work + 160)
-        k, fraction = self.policy.k, self.policy.max_parameter_fraction
-        smallest = max(k, math.ceil(d / fraction))
+        smallest = self._model_size(d)
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
@@ -970,34 +1051,25 @@ class Study(abc.ABC):
             full, residual_sums = self._model_sums(frame, where, design, steps)
             pooled = await pool(session, full, gram_bits)
             n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
-            if not (await at_least_public(session, n.reshape(1), smallest, "model size guard"))[0]:
-                raise PolicyError(
-                    f"the model has {d} parameters: the policy needs n >= {smallest} "
-                    f"(k = {k}, at most {fraction:g} parameters per record)"
-                )
+            await self._guard_model_size(session, n, d, smallest)
             xtx = fx.rescale(gram[:d, :d], FRAC)
             xty = fx.rescale(gram[:d, d], FRAC)
             inverse = await inverse_spd(session, xtx, work=work)
             beta = await fx.matmul(session, inverse, xty.reshape(d, 1), frac=work)
             coefficients = await P.open(session, beta.reshape(d), label="coefficients")
-            local = residual_sums(np.asarray(coefficients, np.float64), cov_type == "HC1")
+            local = residual_sums(np.asarray(coefficients, np.float64))
             sums = await pool(session, np.array(local), gram_bits + FRAC, frac=FRAC)
-            yy = gram[d, d]
-            spread = (await P.mul(session, n, yy)) - (await P.mul(session, sy, sy))
-            tss = await fx.div(session, fx.rescale(spread, FRAC), fx.rescale(n, FRAC))
+            spread = (await P.mul(session, n, gram[d, d])) - (await P.mul(session, sy, sy))
             return {
                 "inverse": (release(session, inverse), inverse.frac),
                 "sums": (release(session, sums), FRAC),
                 "n": (release(session, n), 0),
-                "tss": (
-                    release(session, tss if design.intercept else yy),
-                    FRAC if design.intercept else 0,
-                ),
+                "tss_times_n": (release(session, spread if design.intercept else gram[d, d]), 0),
                 "coefficients": (release(session, beta.reshape(d)), work),
             }
 
         out = self._release(program, modulus)
-        return self._ols_result(design, formula, out, cov_type)
+        return self._ols_robust_result(design, formula, out)
 
     @analysis
     def logit(
@@ -1167,9 +1239,9 @@ class Study(abc.ABC):
 
     def _model_sums(
         self, frame: pd.DataFrame | SqlTable | None, where: str | None, design: Any, steps: Any
-    ) -> tuple[np.ndarray, Callable[[np.ndarray, bool], list[float]]]:
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], list[float]]]:
         """[1, Z]'[1, Z] for the grid values Z = [X, y] of the party's complete rows, exactly,
-        and the residual sums for given coefficients: [e'e] (+ e^2-weighted Z'Z for HC1).
+        and the residual sums for given coefficients (for HC1): [e'e, e^2-weighted Z'Z].
         A SQL source computes both in the database; no row leaves it."""
         if isinstance(frame, SqlTable):
             condition = filters.parse(where, self.schema)
@@ -1177,9 +1249,9 @@ class Study(abc.ABC):
             query = (condition, design.columns)
             full = frame.sums_of_products(*query, ["1", *expressions], [1.0, *steps], parameters)
 
-            def in_database(coefficients: np.ndarray, robust: bool) -> list[float]:
+            def in_database(coefficients: np.ndarray) -> list[float]:
                 return frame.residual_sums(
-                    *query, expressions, list(steps), parameters, list(coefficients), robust
+                    *query, expressions, list(steps), parameters, list(coefficients)
                 )
 
             return full, in_database
@@ -1188,13 +1260,10 @@ class Study(abc.ABC):
         z = np.rint(np.column_stack([x, y]) / steps).astype(np.int64)
         d = z.shape[1] - 1
 
-        def in_memory(coefficients: np.ndarray, robust: bool) -> list[float]:
+        def in_memory(coefficients: np.ndarray) -> list[float]:
             residuals = z[:, d] - z[:, :d] @ coefficients
-            local = [float(residuals @ residuals)]
-            if robust:
-                weighted = z[:, :d] * residuals[:, None]
-                local += list((weighted.T @ weighted).ravel())
-            return local
+            weighted = z[:, :d] * residuals[:, None]
+            return [float(residuals @ residuals), *(weighted.T @ weighted).ravel()]
 
         return _exact_gram(np.column_stack([np.ones(len(z), np.int64), z])), in_memory
 
@@ -1216,40 +1285,27 @@ class Study(abc.ABC):
         response = self.schema[design.response]
         return np.array([*steps, response.precision]), np.array([*bounds, 1 << response.grid_bits])
 
-    def _ols_result(
-        self,
-        design: Any,
-        formula: str,
-        out: dict[str, np.ndarray],
-        cov_type: str,
-    ) -> OLSResults:
+    def _ols_robust_result(self, design: Any, formula: str, out: dict[str, Any]) -> OLSResults:
         names = design.names
         d = len(names)
         steps, _ = self._design_grid(design)
         x_steps, y_step = steps[:d], steps[d]
         n = float(out["n"])
         inverse = out["inverse"].reshape(d, d) / np.outer(x_steps, x_steps)  # (X'X)^-1
-        params = out["coefficients"] * y_step / x_steps
-        ssr = float(out["sums"][0]) * y_step**2
-        if cov_type == "HC1":
-            meat = out["sums"][1:].reshape(d, d) * np.outer(x_steps, x_steps) * y_step**2
-            cov = n / (n - d) * inverse @ meat @ inverse
-        else:
-            cov = inverse * ssr / (n - d)
-        notes = [
-            "computed inside MPC with Newton-Schulz inversion of the pooled X'X; accuracy "
-            "about 1e-9 relative for well-conditioned designs (condition number <= 1e5 after "
-            "column scaling)."
-        ]
+        meat = out["sums"][1:].reshape(d, d) * np.outer(x_steps, x_steps) * y_step**2
         return OLSResults(
-            pd.Series(params, index=names),
-            pd.DataFrame(cov, index=names, columns=names),
+            pd.Series(out["coefficients"] * y_step / x_steps, index=names),
+            pd.DataFrame(n / (n - d) * inverse @ meat @ inverse, index=names, columns=names),
             n,
-            ssr,
-            float(out["tss"]) * y_step**2,
+            float(out["sums"][0]) * y_step**2,
+            float(Fraction(int(out["tss_times_n"]), int(out["n"]))) * y_step**2,
             formula,
-            cov_type,
-            notes,
+            "HC1",
+            [
+                "HC1: computed inside MPC with Newton-Schulz inversion of the pooled X'X; "
+                "accuracy about 1e-9 relative for well-conditioned designs (condition number "
+                "<= 1e5 after column scaling)."
+            ],
         )
 
     # extremes ----------------------------------------------------------------------------------
@@ -1462,17 +1518,35 @@ def _moments(grid: np.ndarray, weights: np.ndarray | None, bits: int) -> list[in
 
 
 def _exact_gram(z: np.ndarray) -> np.ndarray:
-    """Z'Z of an integer matrix, exactly, as Python ints (int64 products of 16-bit halves)."""
-    if z.size and int(np.abs(z).max()) >= 1 << 31:
+    """Z'Z of an integer matrix, exactly, as Python ints.
+
+    BLAS float64 products are exact while every partial sum is an integer below 2^53, whatever
+    the order of summation: values of b bits go in blocks of 2^(52 - 2b) rows, and values wider
+    than 20 bits are split into two halves first (Z = H 2^h + L)."""
+    bits = int(np.abs(z).max()).bit_length() if z.size else 0
+    if bits > 31:
         wide = z.astype(object)
         return np.asarray(wide.T @ wide, dtype=object)
-    high, low = z >> 16, z & 0xFFFF  # z = high 2^16 + low, each half small enough for int64
-    cross = (high.T @ low).astype(object)
+    if bits <= 20:
+        return _float_products(z, z, 1 << (52 - 2 * bits))
+    half = (bits + 1) // 2
+    high, low = z >> half, z & ((1 << half) - 1)  # |high|, low < 2^half
+    block = 1 << (52 - 2 * half)
+    cross = _float_products(high, low, block)
     return (
-        (high.T @ high).astype(object) * (1 << 32)
-        + (cross + cross.T) * (1 << 16)
-        + (low.T @ low).astype(object)
+        _float_products(high, high, block) * (1 << (2 * half))
+        + (cross + cross.T) * (1 << half)
+        + _float_products(low, low, block)
     )
+
+
+def _float_products(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
+    """A'B of integer matrices by float64 products over blocks of ``block`` rows, each exact."""
+    total = np.zeros((a.shape[1], b.shape[1]), dtype=np.int64).astype(object)
+    for start in range(0, len(a), block):
+        part = a[start : start + block].astype(np.float64).T @ b[start : start + block]
+        total = total + part.astype(np.int64).astype(object)
+    return total
 
 
 def _expit(eta: np.ndarray) -> np.ndarray:
@@ -1573,6 +1647,23 @@ _Block = tuple[np.ndarray, np.ndarray, np.ndarray]  # a block of rows: grid Z, y
 def _plus(a: Any, b: Any) -> Any:
     """a + b, elementwise for tuples."""
     return tuple(x + y for x, y in zip(a, b, strict=True)) if isinstance(a, tuple) else a + b
+
+
+def _ols_fraction_bits(bounds: list[float]) -> tuple[int, int]:
+    """Bits of the numerator and denominator bounds of (X'X)^-1, the coefficients and the
+    residual sum of squares as fractions, from the grid bounds of [X, y]'s columns.
+
+    All three have det(X'X) as a denominator, and as numerators cofactors of X'X, Cramer's
+    determinants with X'y for a column, and det([X y]'[X y]) (the residual sum of squares is
+    det(G) / det(X'X) for the Gram matrix G of [X, y]). An entry of G is at most
+    n * B_i * B_j, so column j has norm at most n * B_j * ||B||, and Hadamard's inequality
+    bounds each determinant."""
+    n = 2.0**COUNT_BITS
+    design = bounds[:-1]
+    design_norm, full_norm = math.hypot(*design), math.hypot(*bounds)
+    denominator = hadamard_bits([n * b * design_norm for b in design])
+    numerator = hadamard_bits([n * b * full_norm for b in bounds])
+    return numerator, denominator
 
 
 def _round_up(bits: int) -> int:

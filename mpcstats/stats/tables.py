@@ -214,18 +214,15 @@ class SqlTable:
         steps: Sequence[float],
         parameters: dict[str, Any],
         coefficients: Sequence[float],
-        robust: bool,
     ) -> list[float]:
-        """With e = z_last - sum_i b_i z_i on the grid: [sum e^2], then, if ``robust``, the
-        entries of sum e^2 z z' over the other columns (row-major), computed by the database."""
+        """With e = z_last - sum_i b_i z_i on the grid: [sum e^2], then the entries of
+        sum e^2 z z' over the other columns (row-major), computed by the database."""
         inner, bound = self._grid_rows(condition, needed, expressions, steps, parameters)
         d = len(expressions) - 1
         fitted = " + ".join(f":b{i} * z{i}" for i in range(d)) or "0"
         bound.update({f"b{i}": float(b) for i, b in enumerate(coefficients)})
         columns = ", ".join(f"z{i}" for i in range(d))
-        sums = ["SUM(e * e)"]
-        if robust:
-            sums += [f"SUM(e * e * z{i} * z{j})" for i in range(d) for j in range(d)]
+        sums = ["SUM(e * e)", *(f"SUM(e * e * z{i} * z{j})" for i in range(d) for j in range(d))]
         query = (
             f"SELECT {', '.join(sums)} FROM (SELECT {columns}{', ' if d else ''}"
             f"z{d} - ({fitted}) AS e FROM ({inner}) AS grid_rows) AS residuals"
