@@ -411,8 +411,6 @@ def _load_table(
         )
     staged = source.get("stage")
     if staged is not None:  # larger than memory: imported in chunks, analyses pushed down
-        if not isinstance(staged, str):
-            raise ConfigurationError(f'[datasets.{dataset}] stage = "<file.sqlite>" is a path')
         try:
             return stage(Path(path), kind, schema, Path(staged), f"{party} ({dataset})")
         except ConfigurationError as error:

@@ -267,6 +267,31 @@ def test_configuration_errors_name_the_file_section_and_key(tmp_path: Path) -> N
         load_config(config)
 
 
+def test_a_stage_file_is_a_path_relative_to_the_configuration(tmp_path: Path) -> None:
+    for name in ("ca.pem", "a.pem", "a.key"):
+        (tmp_path / name).touch()  # only their presence is checked when loading
+    (tmp_path / "schema.json").write_text(Schema({"age": Column("age", "int", 0, 110)}).to_json())
+    config = tmp_path / "party.toml"
+    head = "\n".join(
+        [
+            '[party]\nname = "a"\nlisten = "127.0.0.1:0"',
+            '[federation]\nparties = ["a", "b", "c"]',
+            'addresses = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]\nanalysts = ["x"]',
+            '[tls]\nca = "ca.pem"\ncert = "a.pem"\nkey = "a.key"',
+            '[audit]\npath = "audit.jsonl"',
+            '[datasets.cohort]\nformat = "csv"\npath = "data.csv"\nschema = "schema.json"',
+        ]
+    )
+    config.write_text(head + "\nstage = 7\n")
+    with pytest.raises(
+        mpcstats.ConfigurationError, match=r'\[datasets.cohort\] stage = "<file>" must be a path'
+    ):
+        load_config(config)
+    config.write_text(head + '\nstage = "staged/cohort.sqlite"\n')
+    source = load_config(config).datasets["cohort"].source
+    assert source["stage"] == str(tmp_path / "staged" / "cohort.sqlite")
+
+
 def test_the_certs_command_writes_private_keys_for_their_owner_only(tmp_path: Path) -> None:
     assert (
         main(["certs", "--out", str(tmp_path), "--party", "hosp_a", "--analyst", "dr_jones"]) == 0

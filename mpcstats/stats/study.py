@@ -28,7 +28,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.arithmetic import reduce_degree
-from mpcstats.protocols.linalg import field_inverse, hadamard_bits
+from mpcstats.protocols.linalg import field_inverse, hadamard_bits, inverse_spd, solve_spd
 from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
@@ -975,15 +975,12 @@ class Study(abc.ABC):
         gram_bits = 2 * int(bounds.max()).bit_length() + COUNT_BITS + 1
         numerator_bits, denominator_bits = _ols_fraction_bits([float(b) for b in bounds])
         modulus = _round_up(numerator_bits + denominator_bits + 2)
-        smallest = self._model_size(d)
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
             full, _ = self._model_sums(frame, where, design, steps)
-            pooled = await pool(session, full, gram_bits)
-            n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
-            await self._guard_model_size(session, n, d, smallest)
+            n, sy, gram = await self._pooled_gram(session, full, gram_bits, d)
             field = session.field
             inverse = await field_inverse(session, gram[:d, :d], label="masked X'X")
             xty, yy = gram[:d, d].share, gram[d, d].share
@@ -1021,37 +1018,41 @@ class Study(abc.ABC):
             ],
         )
 
-    def _model_size(self, d: int) -> int:
-        """The smallest n the policy allows for a model with d parameters."""
-        return max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
+    async def _pooled_gram(
+        self, session: Session, full: np.ndarray, gram_bits: int, d: int
+    ) -> tuple[Shared, Shared, Shared]:
+        """n, sum y and the Gram matrix of [X, y] from the parties' [1, X, y]'[1, X, y], pooled
+        and checked by the model size guard."""
+        pooled = await pool(session, full, gram_bits)
+        n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
+        await self._guard_model_size(session, n, d)
+        return n, sy, gram
 
-    async def _guard_model_size(self, session: Session, n: Shared, d: int, smallest: int) -> None:
+    async def _guard_model_size(self, session: Session, n: Shared, d: int) -> None:
+        """Refuse a model with d parameters unless n >= max(k, d / max_parameter_fraction);
+        only the verdict is opened."""
+        k, fraction = self.policy.k, self.policy.max_parameter_fraction
+        smallest = max(k, math.ceil(d / fraction))
         if not (await at_least_public(session, n.reshape(1), smallest, "model size guard"))[0]:
             raise PolicyError(
                 f"the model has {d} parameters: the policy needs n >= {smallest} "
-                f"(k = {self.policy.k}, at most {self.policy.max_parameter_fraction:g} "
-                "parameters per record)"
+                f"(k = {k}, at most {fraction:g} parameters per record)"
             )
 
     def _ols_robust(self, design: Any, formula: str, where: str | None) -> OLSResults:
         """OLS with HC1 standard errors: the coefficients are solved in fixed point and opened
         to the parties, which pool their residual-weighted sums Σ e² x x'."""
-        from mpcstats.protocols.linalg import inverse_spd
-
         d = len(design.names)
         steps, bounds = self._design_grid(design)
         gram_bits = 2 * int(bounds.max()).bit_length() + COUNT_BITS + 1
         work = 80  # truncation noise in the inversion is amplified by the conditioning
         modulus = _round_up(2 * (gram_bits + FRAC) + 2 * work + 160)
-        smallest = self._model_size(d)
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
             full, residual_sums = self._model_sums(frame, where, design, steps)
-            pooled = await pool(session, full, gram_bits)
-            n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
-            await self._guard_model_size(session, n, d, smallest)
+            n, sy, gram = await self._pooled_gram(session, full, gram_bits, d)
             xtx = fx.rescale(gram[:d, :d], FRAC)
             xty = fx.rescale(gram[:d, d], FRAC)
             inverse = await inverse_spd(session, xtx, work=work)
@@ -1111,7 +1112,6 @@ class Study(abc.ABC):
         maxiter: int,
         tol: float,
     ) -> DiscreteResults:
-        from mpcstats.protocols.linalg import inverse_spd, solve_spd
         from mpcstats.stats.formula import parse_formula
 
         design = parse_formula(formula, self.schema)
@@ -1126,7 +1126,6 @@ class Study(abc.ABC):
         grad_bits = COUNT_BITS + x_bits + y_bits + FRAC
         work = 80
         modulus = _round_up(2 * (hess_bits + work) + 200)
-        smallest = max(self.policy.k, math.ceil(d / self.policy.max_parameter_fraction))
         needed = design.columns + ([offset] if offset else [])
 
         def passes(frame: pd.DataFrame | SqlTable | None) -> Callable[[], Iterator[_Block]]:
@@ -1162,9 +1161,7 @@ class Study(abc.ABC):
             )
             totals = await pool(session, np.array([n_rows, events]), COUNT_BITS + y_bits)
             pieces = await pool(session, np.array([constant]), COUNT_BITS + 32 + FRAC, frac=FRAC)
-            enough = await P.ge(session, totals[0], totals[0] * 0 + smallest)
-            if int(await P.open(session, enough, label="model size guard")) != 1:
-                raise PolicyError(f"the model has {d} parameters: the policy needs n >= {smallest}")
+            await self._guard_model_size(session, totals[0], d)
             beta = np.zeros(d)
             converged, iteration = False, 0
             while iteration < maxiter and not converged:
