@@ -11,8 +11,9 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -149,11 +150,20 @@ def test_a_request_looser_than_a_partys_policy_is_refused(study: mpcstats.Federa
     assert study.count().counts.iloc[0] == 5800
 
 
+# Rows where smoking separates the outcome: Newton's method diverges, so this logit runs all
+# its 200 steps (many seconds over gRPC) and a cancel or a kill after one second lands mid-fit.
+SEPARATED = "(smoker == 1 and cancer == 1) or (smoker == 0 and cancer == 0)"
+
+
+def _long_fit(study: mpcstats.Federation) -> Awaitable[Any]:
+    return study.aio.logit("cancer ~ age + smoker + C(sex)", where=SEPARATED, maxiter=200)
+
+
 def test_cancelling_a_call_stops_the_session_everywhere(
     study: mpcstats.Federation, federation: LoopbackFederation
 ) -> None:
     async def cancel_midway() -> None:
-        task = asyncio.ensure_future(study.aio.logit("cancer ~ age + smoker + C(sex)"))
+        task = asyncio.ensure_future(_long_fit(study))
         await asyncio.sleep(1.0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -162,8 +172,8 @@ def test_cancelling_a_call_stops_the_session_everywhere(
     asyncio.run(cancel_midway())
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        ends = [_records(federation, name, "end")[-1] for name in federation.names]
-        if all(e["method"] == "logit" for e in ends):
+        ends = [(_records(federation, name, "end") or [{}])[-1] for name in federation.names]
+        if all(e.get("method") == "logit" for e in ends):
             break
         time.sleep(0.2)
     assert all(e["method"] == "logit" and e["outcome"] != "ok" for e in ends), ends
@@ -178,7 +188,7 @@ def test_a_killed_party_is_named_within_seconds_and_the_next_session_runs(
         assert study.count().counts.iloc[0] == 5800
 
         async def kill_midway() -> float:
-            task = asyncio.ensure_future(study.aio.logit("cancer ~ age + smoker + C(sex)"))
+            task = asyncio.ensure_future(_long_fit(study))
             await asyncio.sleep(1.0)
             daemons.kill("hosp_c")
             killed = time.monotonic()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from fractions import Fraction
 
+import gmpy2
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from mpcstats import protocols as P
 from mpcstats._errors import ProtocolError, SingularMatrixError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
-from mpcstats.protocols.linalg import field_inverse, solve_spd
+from mpcstats.protocols.linalg import SpdSolver, _scalings, field_inverse, solve_spd
 from mpcstats.protocols.opening import open_elements, reconstruct_output
 from mpcstats.protocols.session import Session
 from mpcstats.simulator import LocalSimulator, RunResult
@@ -246,6 +248,78 @@ def test_spd_inverse_is_within_1e_9_of_numpy() -> None:
     inverse = run(3, program, modulus_bits=320).outputs[0]
     reference = np.linalg.inv(np.round(a_plain * 2**40) / 2**40)
     assert np.max(np.abs(inverse - reference)) <= 1e-9 * np.max(np.abs(reference))
+
+
+def _weighted_gram(design: np.ndarray, log_weights: np.ndarray) -> np.ndarray:
+    return (design * np.exp(log_weights)[:, None]).T @ design
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_a_warm_solve_starts_from_the_previous_inverse(n: int) -> None:
+    """A sequence of Hessians whose weights move by at most e^M: the second and third solves
+    start warm, take far fewer rounds than the cold one and stay within 1e-9 of numpy."""
+    rng = np.random.default_rng(21)
+    design = rng.normal(size=(300, 8)) * rng.uniform(0.2, 20, size=8)
+    drifts = [3.0, 0.01]
+    log_weights = [rng.uniform(-1, 0, 300)]
+    for drift in drifts:
+        log_weights.append(log_weights[-1] + rng.uniform(-drift, drift, 300))
+    systems = [(_weighted_gram(design, w), rng.normal(size=8) * 10) for w in log_weights]
+
+    async def program(s: Session) -> tuple[list[np.ndarray], list[int], int]:
+        solver = SpdSolver(s, condition=1e6, work=64)
+        solutions, rounds = [], []
+        for (a_plain, b_plain), drift in zip(systems, [math.inf, *drifts], strict=True):
+            a = await P.input(s, owned(s, 0, a_plain), owner=0, bits=64, frac=40)
+            b = await P.input(s, owned(s, 1, b_plain), owner=1, bits=50, frac=40)
+            before = s.stats.rounds
+            x = await solver.solve(a, b, drift=drift)
+            rounds.append(s.stats.rounds - before)
+            solutions.append(await P.open(s, x))
+        return solutions, rounds, solver.warm_starts
+
+    solutions, rounds, warm = run(n, program, modulus_bits=448).outputs[0]
+    assert warm == 2
+    assert rounds[1] < rounds[0] * 0.6 and rounds[2] < rounds[0] * 0.3
+    for (a_plain, b_plain), solution in zip(systems, solutions, strict=True):
+        a_enc = np.round(a_plain * 2**40) / 2**40
+        reference = np.linalg.solve(a_enc, np.round(b_plain * 2**40) / 2**40)
+        assert np.max(np.abs(solution - reference)) <= 1e-9 * np.max(np.abs(reference))
+
+
+def test_a_large_drift_restarts_cold() -> None:
+    rng = np.random.default_rng(4)
+    design = rng.normal(size=(100, 4))
+    a_plain = design.T @ design
+
+    async def program(s: Session) -> int:
+        solver = SpdSolver(s, condition=1e5, work=56)
+        a = await P.input(s, owned(s, 0, a_plain), owner=0, bits=40, frac=24)
+        await solver.inverse(a)
+        await solver.inverse(a, drift=7.0)  # beyond what a 2^-12 scaling can centre
+        return solver.warm_starts
+
+    assert run(3, program, modulus_bits=320).outputs[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        (1 / (8 * 11 * 1e7), 1.0),
+        (math.exp(-5.9), math.exp(5.9)),
+        (0.5, 2.0),
+        (1 - 2.0**-30, 1 + 2.0**-30),
+    ],
+)
+def test_the_newton_schulz_schedule_brings_every_eigenvalue_within_2_to_the_minus_64(
+    low: float, high: float
+) -> None:
+    """Each eigenvalue lambda of A'X follows lambda <- alpha lambda (2 - alpha lambda)."""
+    with gmpy2.context(gmpy2.get_context(), precision=256):
+        points = [gmpy2.mpfr(low) + (gmpy2.mpfr(high) - low) * i / 64 for i in range(65)]
+        for c in _scalings(low, high):
+            points = [c * x / 2**12 * (2 - c * x / 2**12) for x in points]
+        assert max(abs(1 - x) for x in points) <= gmpy2.mpfr(2) ** -64
 
 
 def _exact_inverse(a_plain: np.ndarray, n: int) -> tuple[list[list[Fraction]], RunResult]:

@@ -14,19 +14,24 @@ reveals only whether A is invertible (a singular A gives a singular M:
 Fixed-point solves of symmetric positive definite systems A x = b (:func:`solve_spd`), when the
 parties themselves need the solution as a number:
 
-1. Power-of-two Jacobi scaling: one batch of comparisons gives the bit length of each diagonal
-   entry, hence s_i = 2^-ceil(e_i / 2) with e_i = log2 A_ii rounded up; A' = S A S has its
+1. Power-of-two Jacobi scaling: one batch of comparisons of the diagonal against every second
+   power of two gives s_i, a power of two with s_i^2 A_ii in [1/4, 1); A' = S A S has its
    diagonal in [1/4, 1), so its largest eigenvalue is below d.
 2. Scaled Newton-Schulz iteration X <- alpha X (2I - alpha A'X) from X0 = I / 2^ceil(log2 d),
    with public scalings alpha (:func:`_scalings`) that make the smallest eigenvalue of A'X grow
    four-fold per step until the error 1 - lambda contracts quadratically: 20 steps for d = 11
    and a condition bound of 1e7 (33 without the scaling), ending below 2^-64.
-3. x = S X S b.
+3. A^-1 = S X S, and x = A^-1 b.
 
 Each iteration is two fixed-point matrix products whose truncation masks are all drawn in one
 round beforehand, so an iteration costs two rounds whatever d is. The scaling is exact and local:
-alpha X = c X / 2^8 is X times the integer c at 8 more fractional bits, which the products'
+alpha X = c X / 2^12 is X times the integer c at 12 more fractional bits, which the products'
 truncation removes.
+
+A sequence of solves (:class:`SpdSolver`: the Hessians of a Newton fit) can skip steps 1 and
+most of 2: when the caller bounds how far A moved since the last solve (e^-M A_prev <= A <=
+e^M A_prev, public), the previous X is already a good start, with the spectrum of A'X_prev in
+[e^-M, e^M]; near convergence two iterations suffice.
 
 Accuracy: with working precision w fractional bits (default 56), the relative error of x is
 about cond(A') 2^-w plus the error left by the iteration count, i.e. below 1e-9 for
@@ -39,6 +44,7 @@ Leakage: only masked values are opened (see :mod:`~mpcstats.protocols.fixedpoint
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import gmpy2
 import numpy as np
@@ -46,14 +52,21 @@ import numpy as np
 from mpcstats._errors import ConfigurationError, SingularMatrixError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.arithmetic import reduce_degree
-from mpcstats.protocols.fixedpoint import _exponent_factor, _normalise, mask_pool, matmul, mul
-from mpcstats.protocols.fixedpoint import truncate as fx_truncate
+from mpcstats.protocols.comparison import ltz
+from mpcstats.protocols.fixedpoint import _exponent_factor, mask_pool, matmul, mul
 from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
-from mpcstats.protocols.shared import Shared
+from mpcstats.protocols.shared import Shared, concatenate
 from mpcstats.protocols.sharing import random_field
 
-__all__ = ["field_inverse", "hadamard_bits", "inverse_spd", "solve_spd"]
+__all__ = [
+    "SpdSolver",
+    "field_inverse",
+    "hadamard_bits",
+    "inverse_spd",
+    "solve_spd",
+    "spd_field_bits",
+]
 
 
 async def field_inverse(session: Session, a: Shared, label: str = "masked matrix") -> np.ndarray:
@@ -122,15 +135,7 @@ async def solve_spd(
     frac: int | None = None,
 ) -> Shared:
     """x with A x = b for a shared SPD matrix A (d x d) and vector b, both at one scale."""
-    d = a.shape[0]
-    if b.shape != (d,):
-        raise ConfigurationError(f"solve_spd needs a vector of length {d}, got {b.shape}")
-    x, s = await _scaled_inverse(session, a, condition, work)
-    rhs = await mul(session, b, s, frac=work)
-    solution = await matmul(session, x, rhs.reshape(d, 1))
-    result = await mul(session, solution.reshape(d), s, frac=work)
-    out = a.frac if frac is None else frac
-    return await fx_truncate(session, result, work - out) if work > out else result
+    return await SpdSolver(session, condition=condition, work=work).solve(a, b, frac=frac)
 
 
 async def inverse_spd(
@@ -141,74 +146,182 @@ async def inverse_spd(
     work: int = 56,
     frac: int | None = None,
 ) -> Shared:
-    """A^-1 for a shared SPD matrix A (accuracy as for :func:`solve_spd`).
+    """A^-1 for a shared SPD matrix A (accuracy as for :func:`solve_spd`); the scale as for
+    :meth:`SpdSolver.inverse`."""
+    return await SpdSolver(session, condition=condition, work=work).inverse(a, frac=frac)
 
-    The default scale, ``work`` plus the bits of A's largest entry, keeps ``work`` significant
-    bits even in entries as small as 1 / max|A_ij|.
+
+def spd_field_bits(
+    d: int, a_bits: int, a_frac: int, b_bits: int, *, condition: float, work: int, kappa: int
+) -> int:
+    """Bits of a prime field in which :class:`SpdSolver` (any mix of warm and cold solves) fits
+    a d x d system whose entries have ``a_bits`` bits at scale ``a_frac``, and a right-hand
+    side of ``b_bits`` bits: the widest products are A^-1 = S X S and A^-1 b."""
+    bound = work + math.ceil(math.log2(8 * d * condition)) + 1 + 2 * _DRIFT_BITS  # X, any drift
+    outer = 2 * work + a_frac + 6  # S S' exactly, s <= 2^(a_frac / 2)
+    return max(bound + outer, bound + a_bits + b_bits) + kappa + 24
+
+
+@dataclass(frozen=True)
+class _Inverse:
+    """A solve's state: X ~ (S A S)^-1 at scale ``work``, S S' exactly at scale 2 ``work``, and
+    public bounds on S A S: its entries are below ``upper`` and its eigenvalues above ``lower``."""
+
+    x: Shared
+    outer: Shared
+    upper: float
+    lower: float
+
+
+class SpdSolver:
+    """Fixed-point solves of a sequence of SPD systems A_1, A_2, ... (the Hessians of a Newton
+    fit), each able to start from the previous one's inverse.
+
+    A caller that knows a public ``drift`` M < 6 with e^-M A_prev <= A <= e^M A_prev (Loewner
+    order) lets the next solve start warm: the eigenvalues of A' X_prev lie in [e^-M, e^M] (up
+    to the previous solve's error), so :func:`_scalings` needs a handful of Newton-Schulz steps
+    instead of ~20, and the previous Jacobi scaling S is kept, which saves its comparison batch.
+    The bounds on S A S widen by e^M per warm solve; a solve starts cold (fresh scaling, X0 =
+    I / 2^ceil(log2 d)) when they have drifted by more than 2^16 either way or when the cold
+    schedule would not be longer.
+
+    Leakage: as :func:`solve_spd`; whether a solve starts warm is a function of public values.
     """
-    x, s = await _scaled_inverse(session, a, condition, work)
-    d = a.shape[0]
-    outer = await mul(session, s.reshape(d, 1), s.reshape(1, d), frac=2 * work)
-    out = work + max(a.bits - a.frac, 0) if frac is None else frac
-    return await mul(session, x, outer, frac=out)
+
+    def __init__(self, session: Session, *, condition: float = 1e5, work: int = 56) -> None:
+        self.session, self.condition, self.work = session, condition, work
+        self._last: _Inverse | None = None
+        self.warm_starts = 0  # how many solves started from the previous inverse
+
+    async def solve(
+        self, a: Shared, b: Shared, *, drift: float = math.inf, frac: int | None = None
+    ) -> Shared:
+        """x with A x = b, at b's scale unless ``frac`` is given."""
+        d = a.shape[0]
+        if b.shape != (d,):
+            raise ConfigurationError(f"solve_spd needs a vector of length {d}, got {b.shape}")
+        inverse = await self.inverse(a, drift=drift)
+        out = b.frac if frac is None else frac
+        solution = await matmul(self.session, inverse, b.reshape(d, 1), frac=out)
+        return solution.reshape(d)
+
+    async def inverse(
+        self, a: Shared, *, drift: float = math.inf, frac: int | None = None
+    ) -> Shared:
+        """A^-1. The default scale, ``work`` plus the bits of A's largest entry, keeps ``work``
+        significant bits even in entries as small as 1 / max|A_ij|."""
+        state = await self._update(a, drift)
+        out = self.work + max(a.bits - a.frac, 0) if frac is None else frac
+        return await mul(self.session, state.x, state.outer, frac=out)
+
+    async def _update(self, a: Shared, drift: float) -> _Inverse:
+        d = a.shape[0]
+        if a.shape != (d, d):
+            raise ConfigurationError(f"an SPD matrix is square, got shape {a.shape}")
+        cold = _scalings(1 / (8 * d * self.condition), 1.0)
+        warm = self._warm_plan(drift, len(cold))
+        if warm is None:
+            self._last = await self._cold(a, cold)
+            return self._last
+        last, (scalings, upper, lower) = self._last, warm
+        assert last is not None
+        self.warm_starts += 1
+        scaled = await self._scaled(a, last.outer, upper)
+        x = await self._iterate(scaled, last.x, scalings, upper, lower)
+        self._last = _Inverse(x, last.outer, upper, lower)
+        return self._last
+
+    def _warm_plan(self, drift: float, cold_steps: int) -> tuple[list[int], float, float] | None:
+        """(scalings, upper, lower) of a warm start, or None when a cold one is better or the
+        bounds on S A S would drift too far (public: depends on ``drift`` only)."""
+        if self._last is None or not 0 <= drift < _MAX_DRIFT:
+            return None
+        factor = math.exp(drift)
+        upper, lower = self._last.upper * factor, self._last.lower / factor
+        if upper > 2.0**_DRIFT_BITS or lower < 2.0**-_DRIFT_BITS / (4 * self.condition):
+            return None
+        slack = 2.0**-30  # the previous X's own error and the rounding of A
+        scalings = _scalings((1 - slack) / factor, (1 + slack) * factor)
+        return (scalings, upper, lower) if len(scalings) < cold_steps + _JACOBI_STEPS else None
+
+    async def _cold(self, a: Shared, scalings: list[int]) -> _Inverse:
+        """Power-of-two Jacobi scaling, then the iteration from I / 2^ceil(log2 d)."""
+        session, work, d = self.session, self.work, a.shape[0]
+        s = await _jacobi_scaling(session, a, work)
+        outer = await mul(session, s.reshape(d, 1), s.reshape(1, d), frac=2 * work)  # exact
+        scaled = await self._scaled(a, outer, 1.0)  # the diagonal in [1/4, 1): entries below 1
+        start = (1 << work) >> math.ceil(math.log2(d))  # X0 = I / 2^ceil(log2 d), exactly
+        eye = np.eye(d, dtype=np.int64).astype(object) * start
+        x0 = Shared(a.field, a.field.array(eye), work + 1, work)
+        lower = 1 / (4 * self.condition)
+        return _Inverse(await self._iterate(scaled, x0, scalings, 1.0, lower), outer, 1.0, lower)
+
+    async def _scaled(self, a: Shared, outer: Shared, upper: float) -> Shared:
+        """A' = S A S at scale ``work``, its entries below ``upper``."""
+        scaled = await mul(self.session, a, outer, frac=self.work)
+        return scaled.with_bits(self.work + 1 + max(math.ceil(math.log2(upper)), 0))
+
+    async def _iterate(
+        self, scaled: Shared, x: Shared, scalings: list[int], upper: float, lower: float
+    ) -> Shared:
+        """The scaled Newton-Schulz iteration X <- alpha X (2I - alpha A' X)."""
+        session, work, d = self.session, self.work, scaled.shape[0]
+        # |X_ij| <= ||X|| <~ 1 / lower and |(A'Y)_ij| <= ||A'|| ||Y|| < 2 d upper / lower
+        bound = work + math.ceil(math.log2(2 * d * upper / lower)) + 1
+        widest = max(scaled.bits, bound + 1) + bound + _SCALE_BITS + 1 + d.bit_length()
+        pool = await mask_pool(session, 2 * len(scalings) * d * d, widest, work + _SCALE_BITS)
+        for c in scalings:
+            y = (x.with_bits(bound) * c).with_frac(work + _SCALE_BITS)  # alpha X = c X / 2^8
+            product = (await matmul(session, scaled, y, frac=work, pool=pool)).with_bits(bound)
+            x = await matmul(session, y, (-product) + 2.0 * np.eye(d), frac=work, pool=pool)
+        return x.with_bits(bound)
 
 
-async def _scaled_inverse(
-    session: Session, a: Shared, condition: float, work: int
-) -> tuple[Shared, Shared]:
-    """(X, s) with X ~ (S A S)^-1 and S = diag(s), both at scale ``work``."""
-    d = a.shape[0]
-    if a.shape != (d, d):
-        raise ConfigurationError(f"an SPD matrix is square, got shape {a.shape}")
-    field = session.field
-    diagonal = Shared(field, np.diagonal(a.share).copy(), a.bits, a.frac)
-    onehot, _, _ = await _normalise(session, diagonal)
-    # A_ii in [2^(i-1), 2^i) / 2^frac  ->  s = 2^-ceil((i - frac) / 2)
-    exponents = [-math.ceil((i - a.frac) / 2) for i in range(1, a.bits + 1)]
-    s = _exponent_factor(onehot, [2.0**e for e in exponents], work)
-    outer = await mul(session, s.reshape(d, 1), s.reshape(1, d))
-    scaled = (await mul(session, a, outer, frac=work)).with_bits(work + 1)  # |A'_ij| < 1
+async def _jacobi_scaling(session: Session, a: Shared, work: int) -> Shared:
+    """s with s_i^2 A_ii in [1/4, 1), s_i a power of two, at scale ``work``.
 
-    scalings = _scalings(d, condition)
-    bound = work + math.ceil(math.log2(condition)) + 2  # |X_ij| <= ||A'^-1|| <= condition
-    k = scaled.bits + bound + _SCALE_BITS + d.bit_length()
-    pool = await mask_pool(session, 2 * len(scalings) * d * d, k, work + _SCALE_BITS)
-    start = (1 << work) >> math.ceil(math.log2(d))  # X0 = I / 2^ceil(log2 d), exactly
-    x = Shared(field, field.array(np.eye(d, dtype=np.int64).astype(object) * start), work + 1, work)
-    for c in scalings:
-        y = (x * c).with_frac(work + _SCALE_BITS)  # alpha X with alpha = c / 2^8, exactly
-        product = (await matmul(session, scaled, y, frac=work, pool=pool)).with_bits(bound)
-        x = (await matmul(session, y, (-product) + 2.0 * np.eye(d), frac=work, pool=pool))
-        x = x.with_bits(bound)
-    return x, s
+    One batch of comparisons of the diagonal against every second power of two, 2^(o + 2j)
+    with o = frac mod 2: the bucket [2^(e - 2), 2^e) of A_ii (as an integer) gives
+    s = 2^((frac - e) / 2), an integer power as e - frac is even. Half the comparisons of a
+    full bit length, and the bound is the same.
+    """
+    field, d, k = a.field, a.shape[0], a.bits
+    diagonal = Shared(field, np.diagonal(a.share).copy(), k, 0)
+    tops = list(range(a.frac % 2, k + 2, 2))  # bucket tops e; A_ii >= 1 lies below 2^tops[-1]
+    below = await ltz(session, concatenate([diagonal - (1 << e) for e in tops[:-1]]))
+    b = below.share.reshape(len(tops) - 1, d)
+    buckets = [b[0]] + [field.sub(b[j] if j < len(b) else 1, b[j - 1]) for j in range(1, len(tops))]
+    factors = [2.0 ** ((a.frac - e) / 2) for e in tops]
+    return _exponent_factor(Shared(field, np.stack(buckets), 1, 0), factors, work)
 
 
-_SCALE_BITS = 8  # the Newton-Schulz scalings are multiples of 2^-8
+_JACOBI_STEPS = 7  # a cold start's comparison batch costs about as many rounds as 7 steps
+_MAX_DRIFT = 6.0  # e^6 = 403: larger drifts need scalings finer than 2^-12 (alpha < 2 / e^M)
+_DRIFT_BITS = 16  # warm starts allowed while the bounds on S A S have moved less than this
+_SCALE_BITS = 12  # the Newton-Schulz scalings are multiples of 2^-12
 
 
-def _scalings(d: int, condition: float) -> list[int]:
-    """The numerators c of each Newton-Schulz step's scaling alpha = c / 2^8 (public).
+def _scalings(low: float, high: float) -> list[int]:
+    """The numerators c of each Newton-Schulz step's scaling alpha = c / 2^8 (public), for a
+    start X0 with the spectrum of A'X0 in [low, high], 0 < low <= 1 <= high < 2^11.
 
-    The spectrum of A'X lies in [a, b]; at the start a = 1 / (8 d condition) (lambda_min(A') is
-    at least lambda_max / condition >= 1 / (4 condition), and X0 >= I / 2d) and b = 1. The step
-    X <- alpha X (2I - alpha A'X) with alpha = 2 / (a + b) centres the spectrum on 1 before
-    x -> x (2 - x) maps it into [4ab / (a + b)^2, 1], so a small a grows four-fold per step
-    instead of two-fold (the scaled iteration of Pan and Schreiber, 1991). Rounding alpha down
-    to a multiple of 2^-8 keeps alpha b < 2. Once alpha rounds to 1 the error 1 - a squares each
-    step; the schedule ends when it is below 2^-64.
+    A cold start has low = 1 / (8 d condition) (lambda_min(A') is at least lambda_max /
+    condition >= 1 / (4 condition), and X0 >= I / 2d) and high = 1. The step
+    X <- alpha X (2I - alpha A'X) with alpha = 2 / (a + b) centres the spectrum [a, b] on 1
+    before x -> x (2 - x) maps it into [4ab / (a + b)^2, 1], so a small a grows four-fold per
+    step instead of two-fold (the scaled iteration of Pan and Schreiber, 1991); alpha is rounded
+    to a multiple of 2^-12 with alpha b < 2. Once alpha rounds to 1 the error 1 - a squares each
+    step; the schedule ends when the spectrum is within 2^-64 of 1. The interval is tracked in
+    256-bit floats, as errors far below double precision decide the last steps.
     """
     one = 1 << _SCALE_BITS
-    a, b, error = 1 / (8 * d * condition), 1.0, 1.0
     scalings: list[int] = []
-    while error > 2.0**-64:
-        c = min(math.floor(2 / (a + b) * one), 2 * one - 1)
-        low, high = a * c / one, b * c / one
-        if c == one and b == 1.0:
-            error = min(error, 1 - a) ** 2  # exact squaring, beyond float resolution near 1
-        else:
-            a = min(low * (2 - low), high * (2 - high))
-            b = 1.0 if low <= 1 <= high else max(low * (2 - low), high * (2 - high))
-            error = 1 - a
-        a = max(a, 1 - error)
-        scalings.append(c)
+    with gmpy2.context(gmpy2.get_context(), precision=256):
+        a, b = gmpy2.mpfr(low), gmpy2.mpfr(high)
+        while max(1 - a, b - 1) > gmpy2.mpfr(2) ** -64:
+            c = min(int(gmpy2.rint(2 / (a + b) * one)), int(gmpy2.ceil(2 * one / b)) - 1)
+            lo, hi = a * c / one, b * c / one
+            ends = (lo * (2 - lo), hi * (2 - hi))
+            a, b = min(ends), (gmpy2.mpfr(1) if lo <= 1 <= hi else max(ends))
+            scalings.append(c)
     return scalings

@@ -28,9 +28,15 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.arithmetic import reduce_degree
-from mpcstats.protocols.linalg import field_inverse, hadamard_bits, inverse_spd, solve_spd
+from mpcstats.protocols.linalg import (
+    SpdSolver,
+    field_inverse,
+    hadamard_bits,
+    inverse_spd,
+    spd_field_bits,
+)
 from mpcstats.protocols.opening import reconstruct_output
-from mpcstats.protocols.session import Session
+from mpcstats.protocols.session import DEFAULT_KAPPA, Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
 from mpcstats.stats.formula import design_sql
@@ -66,6 +72,7 @@ __all__ = ["ANALYSES", "PUBLIC", "Call", "Policy", "PolicyError", "Study", "anal
 COUNT_BITS = 34  # pooled counts up to 1.7e10 records
 _MAX_LEVEL_PAIRS = 1 << 16  # Spearman's pooled level tables, per pair of columns
 FRAC = 48  # fractional bits of the secure finishes
+_NEWTON_CONDITION = 1e7  # assumed bound on the condition number of a scaled GLM Hessian
 
 PUBLIC = "public"  # the key of a program's public outputs: values every party already knows
 
@@ -1125,7 +1132,16 @@ class Study(abc.ABC):
         hess_bits = COUNT_BITS + 2 * x_bits + y_bits + FRAC
         grad_bits = COUNT_BITS + x_bits + y_bits + FRAC
         work = 80
-        modulus = _round_up(2 * (hess_bits + work) + 200)
+        needed_bits = spd_field_bits(
+            d,
+            hess_bits,
+            FRAC,
+            grad_bits,
+            condition=_NEWTON_CONDITION,
+            work=work,
+            kappa=DEFAULT_KAPPA,
+        )
+        modulus = _round_up(needed_bits)
         needed = design.columns + ([offset] if offset else [])
 
         def passes(frame: pd.DataFrame | SqlTable | None) -> Callable[[], Iterator[_Block]]:
@@ -1154,6 +1170,15 @@ class Study(abc.ABC):
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
             blocks = passes(frame)
+
+            async def pooled_derivatives(beta: np.ndarray) -> tuple[Shared, Shared]:
+                """The pooled Hessian and gradient at ``beta``, shared in one round."""
+                hess, grad = summed(blocks, family.parts, beta)
+                both = await pool(session, np.append(hess.ravel(), grad), hess_bits, frac=FRAC)
+                return both[: d * d].reshape(d, d).with_bits(hess_bits), both[d * d :].with_bits(
+                    grad_bits
+                )
+
             n_rows, events, constant = summed(
                 blocks,
                 lambda z, y, eta: (len(y), int(y.sum()), float(family.constant(y).sum())),
@@ -1162,20 +1187,19 @@ class Study(abc.ABC):
             totals = await pool(session, np.array([n_rows, events]), COUNT_BITS + y_bits)
             pieces = await pool(session, np.array([constant]), COUNT_BITS + 32 + FRAC, frac=FRAC)
             await self._guard_model_size(session, totals[0], d)
-            beta = np.zeros(d)
+            solver = SpdSolver(session, condition=_NEWTON_CONDITION, work=work)
+            beta, drift = np.zeros(d), math.inf
             converged, iteration = False, 0
             while iteration < maxiter and not converged:
                 iteration += 1
-                hess, grad = summed(blocks, family.parts, beta)
-                h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
-                g = await pool(session, grad, grad_bits, frac=FRAC)
-                step = await solve_spd(session, h, g, work=work, condition=1e7)
+                h, g = await pooled_derivatives(beta)
+                step = await solver.solve(h, g, drift=drift)
                 delta = np.asarray(await P.open(session, step, label="Newton step"), float)
                 beta = beta + delta
+                drift = _weight_drift(delta, bounds[:d])
                 converged = bool(np.max(np.abs(delta)) <= tol * (1 + np.max(np.abs(beta))))
-            hess, _ = summed(blocks, family.parts, beta)
-            h = (await pool(session, hess, hess_bits, frac=FRAC)).with_bits(hess_bits)
-            inverse = await inverse_spd(session, h, work=work, condition=1e7)
+            h, _ = await pooled_derivatives(beta)
+            inverse = await solver.inverse(h, drift=drift)
             loglik = summed(blocks, lambda z, y, eta: family.loglik(y, eta), beta)
             local_llf = max(loglik, -(2.0**45))
             llf_bits = COUNT_BITS + 16 + FRAC
@@ -1544,6 +1568,13 @@ def _float_products(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
         part = a[start : start + block].astype(np.float64).T @ b[start : start + block]
         total = total + part.astype(np.int64).astype(object)
     return total
+
+
+def _weight_drift(delta: np.ndarray, bounds: np.ndarray) -> float:
+    """M with e^-M H_old <= H_new <= e^M H_old after a Newton step ``delta``: a record's linear
+    predictor moves by |x'delta| <= sum_j bound_j |delta_j| (the schema's ranges), and a logit
+    or Poisson weight changes by at most that factor in the log (|d log w / d eta| <= 1)."""
+    return float(np.abs(delta) @ bounds)
 
 
 def _expit(eta: np.ndarray) -> np.ndarray:
