@@ -25,7 +25,7 @@ import gmpy2
 import numpy as np
 
 from mpcstats._errors import ConfigurationError, HeadroomError, ProtocolError
-from mpcstats.core.randomness import Stream
+from mpcstats.core.randomness import Stream, little_endian_ints
 
 __all__ = ["DEFAULT_MODULUS_BITS", "PrimeField", "choose_prime"]
 
@@ -210,14 +210,7 @@ class PrimeField:
         count = len(data) // width
         if count * width != len(data) or count != int(np.prod(shape, dtype=np.int64)):
             raise ConfigurationError("received field data does not match the expected shape")
-        # whole 64-bit limbs, combined as Python ints: numpy loops, not a loop per element
-        words = (width + 7) // 8
-        padded = np.zeros((count, words * 8), dtype=np.uint8)
-        padded[:, :width] = np.frombuffer(data, dtype=np.uint8).reshape(count, width)
-        limbs = padded.view("<u8")
-        out = limbs[:, 0].astype(object)
-        for w in range(1, words):
-            out = out | (limbs[:, w].astype(object) << (64 * w))
+        out = little_endian_ints(data, width)
         if count and max(out) >= self.order:
             raise ConfigurationError("received a value outside the field")
         return out.reshape(shape)

@@ -16,6 +16,7 @@ Leakage: only masked values (statistically hidden to within 2^-kappa) are opened
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.protocols.arithmetic import mul as plain_mul
 from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.comparison import ltz, shift_right
-from mpcstats.protocols.masks import Masks, masks
+from mpcstats.protocols.masks import Masks, masks, product_masks
 from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared, concatenate
@@ -33,6 +34,7 @@ __all__ = [
     "exp",
     "log",
     "mask_pool",
+    "mask_pools",
     "matmul",
     "mul",
     "reciprocal",
@@ -96,8 +98,16 @@ async def matmul(
 
 async def mask_pool(session: Session, count: int, k: int, m: int) -> Masks:
     """Masks for ``count`` fused products of k-bit values truncated by m, in one round."""
-    session.field.require(k + 2, session.kappa, len(session.contributors), "a fixed-point product")
-    return await masks(session, count, m, k + 1 - m + session.kappa, with_bits=False, with_2t=True)
+    (pool,) = await mask_pools(session, [(count, k, m)])
+    return pool
+
+
+async def mask_pools(session: Session, batches: Sequence[tuple[int, int, int]]) -> list[Masks]:
+    """A pool per batch (count, k, m) of fused products, all dealt in one round."""
+    field, kappa, contributors = session.field, session.kappa, len(session.contributors)
+    for _, k, _ in batches:
+        field.require(k + 2, kappa, contributors, "a fixed-point product")
+    return await product_masks(session, [(count, m, k + 1 - m + kappa) for count, k, m in batches])
 
 
 async def _product(

@@ -53,7 +53,8 @@ from mpcstats._errors import ConfigurationError, SingularMatrixError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.comparison import ltz
-from mpcstats.protocols.fixedpoint import _exponent_factor, mask_pool, matmul, mul
+from mpcstats.protocols.fixedpoint import _exponent_factor, mask_pools, matmul, mul
+from mpcstats.protocols.masks import Masks
 from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared, concatenate
@@ -200,36 +201,69 @@ class SpdSolver:
         d = a.shape[0]
         if b.shape != (d,):
             raise ConfigurationError(f"solve_spd needs a vector of length {d}, got {b.shape}")
-        inverse = await self.inverse(a, drift=drift)
         out = b.frac if frac is None else frac
-        solution = await matmul(self.session, inverse, b.reshape(d, 1), frac=out)
-        return solution.reshape(d)
+        _, solution = await self._run(a, drift, self._inverse_scale(a, None), (b, out))
+        assert solution is not None
+        return solution
 
     async def inverse(
         self, a: Shared, *, drift: float = math.inf, frac: int | None = None
     ) -> Shared:
         """A^-1. The default scale, ``work`` plus the bits of A's largest entry, keeps ``work``
         significant bits even in entries as small as 1 / max|A_ij|."""
-        state = await self._update(a, drift)
-        out = self.work + max(a.bits - a.frac, 0) if frac is None else frac
-        return await mul(self.session, state.x, state.outer, frac=out)
+        inverse, _ = await self._run(a, drift, self._inverse_scale(a, frac), None)
+        return inverse
 
-    async def _update(self, a: Shared, drift: float) -> _Inverse:
-        d = a.shape[0]
+    def _inverse_scale(self, a: Shared, frac: int | None) -> int:
+        return self.work + max(a.bits - a.frac, 0) if frac is None else frac
+
+    async def _run(
+        self, a: Shared, drift: float, inverse_frac: int, rhs: tuple[Shared, int] | None
+    ) -> tuple[Shared, Shared | None]:
+        """A^-1 at scale ``inverse_frac`` and, for ``rhs`` = (b, scale), A^-1 b. The masks of
+        every product after the scaling (S A S, the iteration, S X S, A^-1 b) are dealt in one
+        round."""
+        session, work, d = self.session, self.work, a.shape[0]
         if a.shape != (d, d):
             raise ConfigurationError(f"an SPD matrix is square, got shape {a.shape}")
         cold = _scalings(1 / (8 * d * self.condition), 1.0)
         warm = self._warm_plan(drift, len(cold))
         if warm is None:
-            self._last = await self._cold(a, cold)
-            return self._last
-        last, (scalings, upper, lower) = self._last, warm
-        assert last is not None
-        self.warm_starts += 1
-        scaled = await self._scaled(a, last.outer, upper)
-        x = await self._iterate(scaled, last.x, scalings, upper, lower)
-        self._last = _Inverse(x, last.outer, upper, lower)
-        return self._last
+            scalings, upper, lower = cold, 1.0, 1 / (4 * self.condition)
+            s = await _jacobi_scaling(session, a, work)
+            outer = await mul(session, s.reshape(d, 1), s.reshape(1, d), frac=2 * work)  # exact
+            start = (1 << work) >> math.ceil(math.log2(d))  # X0 = I / 2^ceil(log2 d), exactly
+            eye = np.eye(d, dtype=np.int64).astype(object) * start
+            x = Shared(a.field, a.field.array(eye), work + 1, work)
+        else:
+            (scalings, upper, lower), last = warm, self._last
+            assert last is not None
+            outer, x = last.outer, last.x
+            self.warm_starts += 1
+        # |X_ij| <= ||X|| <~ 1 / lower and |(A'Y)_ij| <= ||A'|| ||Y|| < 2 d upper / lower
+        bound = work + math.ceil(math.log2(2 * d * upper / lower)) + 1
+        scaled_bits = work + 1 + max(math.ceil(math.log2(upper)), 0)  # entries below upper
+        widest = max(scaled_bits, bound + 1) + bound + _SCALE_BITS + 1 + d.bit_length()
+        inverse_shift = 3 * work - inverse_frac  # X (work) times S S' (2 work)
+        batches = [
+            (d * d, a.bits + outer.bits, a.frac + work),
+            (2 * len(scalings) * d * d, widest, work + _SCALE_BITS),
+            (d * d, bound + outer.bits, inverse_shift),
+        ]
+        if rhs is not None:
+            inverse_bits = bound + outer.bits - inverse_shift + 1
+            b, out = rhs
+            batches.append((d, inverse_bits + b.bits + d.bit_length(), inverse_frac + b.frac - out))
+        pools = await mask_pools(session, batches)
+        scaled = await mul(session, a, outer, frac=work, pool=pools[0])
+        x = await self._iterate(scaled.with_bits(scaled_bits), x, scalings, bound, pools[1])
+        self._last = _Inverse(x, outer, upper, lower)
+        inverse = await mul(session, x, outer, frac=inverse_frac, pool=pools[2])
+        if rhs is None:
+            return inverse, None
+        b, out = rhs
+        solution = await matmul(session, inverse, b.reshape(d, 1), frac=out, pool=pools[3])
+        return inverse, solution.reshape(d)
 
     def _warm_plan(self, drift: float, cold_steps: int) -> tuple[list[int], float, float] | None:
         """(scalings, upper, lower) of a warm start, or None when a cold one is better or the
@@ -244,34 +278,13 @@ class SpdSolver:
         scalings = _scalings((1 - slack) / factor, (1 + slack) * factor)
         return (scalings, upper, lower) if len(scalings) < cold_steps + _JACOBI_STEPS else None
 
-    async def _cold(self, a: Shared, scalings: list[int]) -> _Inverse:
-        """Power-of-two Jacobi scaling, then the iteration from I / 2^ceil(log2 d)."""
-        session, work, d = self.session, self.work, a.shape[0]
-        s = await _jacobi_scaling(session, a, work)
-        outer = await mul(session, s.reshape(d, 1), s.reshape(1, d), frac=2 * work)  # exact
-        scaled = await self._scaled(a, outer, 1.0)  # the diagonal in [1/4, 1): entries below 1
-        start = (1 << work) >> math.ceil(math.log2(d))  # X0 = I / 2^ceil(log2 d), exactly
-        eye = np.eye(d, dtype=np.int64).astype(object) * start
-        x0 = Shared(a.field, a.field.array(eye), work + 1, work)
-        lower = 1 / (4 * self.condition)
-        return _Inverse(await self._iterate(scaled, x0, scalings, 1.0, lower), outer, 1.0, lower)
-
-    async def _scaled(self, a: Shared, outer: Shared, upper: float) -> Shared:
-        """A' = S A S at scale ``work``, its entries below ``upper``."""
-        scaled = await mul(self.session, a, outer, frac=self.work)
-        return scaled.with_bits(self.work + 1 + max(math.ceil(math.log2(upper)), 0))
-
     async def _iterate(
-        self, scaled: Shared, x: Shared, scalings: list[int], upper: float, lower: float
+        self, scaled: Shared, x: Shared, scalings: list[int], bound: int, pool: Masks
     ) -> Shared:
         """The scaled Newton-Schulz iteration X <- alpha X (2I - alpha A' X)."""
         session, work, d = self.session, self.work, scaled.shape[0]
-        # |X_ij| <= ||X|| <~ 1 / lower and |(A'Y)_ij| <= ||A'|| ||Y|| < 2 d upper / lower
-        bound = work + math.ceil(math.log2(2 * d * upper / lower)) + 1
-        widest = max(scaled.bits, bound + 1) + bound + _SCALE_BITS + 1 + d.bit_length()
-        pool = await mask_pool(session, 2 * len(scalings) * d * d, widest, work + _SCALE_BITS)
         for c in scalings:
-            y = (x.with_bits(bound) * c).with_frac(work + _SCALE_BITS)  # alpha X = c X / 2^8
+            y = (x.with_bits(bound) * c).with_frac(work + _SCALE_BITS)  # alpha X = c X / 2^12
             product = (await matmul(session, scaled, y, frac=work, pool=pool)).with_bits(bound)
             x = await matmul(session, y, (-product) + 2.0 * np.eye(d), frac=work, pool=pool)
         return x.with_bits(bound)

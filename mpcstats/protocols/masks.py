@@ -13,6 +13,7 @@ All contributor sharings of one request travel in one round.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.protocols.sharing import deal
 
-__all__ = ["Masks", "bits_of", "dabits", "masks", "random_bits"]
+__all__ = ["Masks", "bits_of", "dabits", "masks", "product_masks", "random_bits"]
 
 _GF = GF256()
 
@@ -73,7 +74,6 @@ async def masks(
     high_bits: int,
     *,
     with_bits: bool,
-    with_2t: bool = False,
     dabits: int = 0,
 ) -> Masks:
     """Draw masks for ``count`` elements; one dealing round, plus log2(t+1) rounds for daBits."""
@@ -88,9 +88,6 @@ async def masks(
         if with_bits:
             items.append((_GF, bits_of(low, m)))
             degrees.append(session.t)
-        if with_2t:
-            items.append((field, low + (high << m)))
-            degrees.append(2 * session.t)
         if dabits:
             bits = session.stream.uint8(count * dabits).reshape(count, dabits) & 1
             items += [(field, bits.astype(object)), (_GF, bits)]
@@ -104,15 +101,33 @@ async def masks(
     if with_bits:
         low_bits = [p[index] for p in parts]
         index += 1
-    full_2t = None
-    if with_2t:
-        full_2t = field.lincomb(ones, [p[index] for p in parts])
-        index += 1
     dabits_p = dabits_2 = None
     if dabits:
         dabits_2 = _GF.lincomb(ones, [p[index + 1] for p in parts])
         dabits_p = await _xor_all(session, [p[index] for p in parts])
-    return Masks(low_share, high_share, low_bits, full_2t, dabits_p, dabits_2)
+    return Masks(low_share, high_share, low_bits, None, dabits_p, dabits_2)
+
+
+async def product_masks(session: Session, batches: Sequence[tuple[int, int, int]]) -> list[Masks]:
+    """Masks for fused products (:func:`~mpcstats.protocols.fixedpoint.mul`), one per batch
+    (count, m, high_bits), also shared at degree 2t; every batch in one dealing round."""
+    field, t = session.field, session.t
+    items: list[tuple[Field, np.ndarray]] = []
+    if session.party in session.contributors:
+        for count, m, high_bits in batches:
+            low = session.stream.integers(m, count) if m else field.zeros(count)
+            high = session.stream.integers(high_bits, count)
+            items += [(field, low), (field, high), (field, low + (high << m))]
+    parts = await deal(session, items, [t, t, 2 * t] * (len(items) // 3))
+    ones = [1] * len(parts)
+
+    def summed(index: int) -> np.ndarray:
+        return field.lincomb(ones, [p[index] for p in parts])
+
+    return [
+        Masks(summed(3 * i), summed(3 * i + 1), [], summed(3 * i + 2), None, None)
+        for i in range(len(batches))
+    ]
 
 
 async def dabits(session: Session, count: int) -> tuple[np.ndarray, np.ndarray]:

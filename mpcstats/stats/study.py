@@ -1092,7 +1092,8 @@ class Study(abc.ABC):
         Leakage: the parties and the analyst learn every iterate of the coefficients (the
         parties need them to compute the next local contributions). The analyst also learns
         the final covariance (the inverse pooled Hessian), the log-likelihood, n and the number
-        of events (for the null log-likelihood).
+        of events (for the null log-likelihood). Whether a solve starts from the previous one's
+        inverse is decided from the opened step and the schema, so it reveals nothing more.
         """
         return self._newton_fit(formula, where, _LOGIT, None, maxiter, tol)
 
@@ -1131,6 +1132,7 @@ class Study(abc.ABC):
         y_bits = int(bounds[d]).bit_length()
         hess_bits = COUNT_BITS + 2 * x_bits + y_bits + FRAC
         grad_bits = COUNT_BITS + x_bits + y_bits + FRAC
+        scalar_bits = COUNT_BITS + 32 + FRAC  # the log-likelihood and its constant
         work = 80
         needed_bits = spd_field_bits(
             d,
@@ -1171,13 +1173,14 @@ class Study(abc.ABC):
         ) -> dict[str, Any]:
             blocks = passes(frame)
 
-            async def pooled_derivatives(beta: np.ndarray) -> tuple[Shared, Shared]:
-                """The pooled Hessian and gradient at ``beta``, shared in one round."""
+            async def pooled_at(beta: np.ndarray, *scalars: float) -> tuple[Shared, Shared, Shared]:
+                """The pooled Hessian and gradient at ``beta`` and the pooled ``scalars`` (each
+                below 2^(COUNT_BITS + 32) in magnitude), shared in one round."""
                 hess, grad = summed(blocks, family.parts, beta)
-                both = await pool(session, np.append(hess.ravel(), grad), hess_bits, frac=FRAC)
-                return both[: d * d].reshape(d, d).with_bits(hess_bits), both[d * d :].with_bits(
-                    grad_bits
-                )
+                local = np.concatenate([hess.ravel(), grad, scalars])
+                every = await pool(session, local, max(hess_bits, scalar_bits), frac=FRAC)
+                h = every[: d * d].reshape(d, d).with_bits(hess_bits)
+                return h, every[d * d : d * d + d].with_bits(grad_bits), every[d * d + d :]
 
             n_rows, events, constant = summed(
                 blocks,
@@ -1185,30 +1188,26 @@ class Study(abc.ABC):
                 np.zeros(d),
             )
             totals = await pool(session, np.array([n_rows, events]), COUNT_BITS + y_bits)
-            pieces = await pool(session, np.array([constant]), COUNT_BITS + 32 + FRAC, frac=FRAC)
             await self._guard_model_size(session, totals[0], d)
             solver = SpdSolver(session, condition=_NEWTON_CONDITION, work=work)
             beta, drift = np.zeros(d), math.inf
             converged, iteration = False, 0
             while iteration < maxiter and not converged:
                 iteration += 1
-                h, g = await pooled_derivatives(beta)
+                h, g, _ = await pooled_at(beta)
                 step = await solver.solve(h, g, drift=drift)
                 delta = np.asarray(await P.open(session, step, label="Newton step"), float)
                 beta = beta + delta
                 drift = _weight_drift(delta, bounds[:d])
                 converged = bool(np.max(np.abs(delta)) <= tol * (1 + np.max(np.abs(beta))))
-            h, _ = await pooled_derivatives(beta)
-            inverse = await solver.inverse(h, drift=drift)
             loglik = summed(blocks, lambda z, y, eta: family.loglik(y, eta), beta)
-            local_llf = max(loglik, -(2.0**45))
-            llf_bits = COUNT_BITS + 16 + FRAC
-            llf = await pool(session, np.array([local_llf]), llf_bits, frac=FRAC)
+            h, _, sums = await pooled_at(beta, max(loglik, -(2.0**45)), constant)
+            inverse = await solver.inverse(h, drift=drift)
             return {
                 "inverse": (release(session, inverse), inverse.frac),
                 "totals": (release(session, totals), 0),
-                "llf": (release(session, llf), FRAC),
-                "constant": (release(session, pieces), FRAC),
+                "llf": (release(session, sums[:1]), FRAC),
+                "constant": (release(session, sums[1:]), FRAC),
                 PUBLIC: {"beta": beta.tolist(), "iterations": iteration, "converged": converged},
             }
 
