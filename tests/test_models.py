@@ -246,6 +246,19 @@ def test_a_logit_fit_opens_only_the_newton_steps() -> None:
     assert _opened(study) <= MASKED | {"model size guard", "Newton step"}
 
 
+@pytest.mark.parametrize("model", ["logit", "poisson"])
+def test_newton_solves_after_the_first_start_warm(model: str) -> None:
+    """A cold solve costs about 60 rounds; warm ones 8-32, so a fit of k steps and its
+    covariance stay far below 60 (k + 1) rounds only if the later solves start warm."""
+    rng = np.random.default_rng(5)
+    frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((400, 150, 700))}
+    study = mpcstats.LocalSimulator(frames, schema=SMOKERS)
+    result = getattr(study, model)("cancer ~ age + smoker + C(sex)")
+    assert result.converged
+    assert study.last_run is not None
+    assert study.last_run.rounds < 40 * (result.iterations + 1)
+
+
 def test_logit_reports_separation_clearly(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(3)
     frames = {}
