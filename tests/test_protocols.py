@@ -308,7 +308,7 @@ def test_a_large_drift_restarts_cold() -> None:
         (1 / (8 * 11 * 1e7), 1.0),
         (math.exp(-5.9), math.exp(5.9)),
         (0.5, 2.0),
-        (1 - 2.0**-30, 1 + 2.0**-30),
+        (1 - 2.0**-20, 1 + 2.0**-20),
     ],
 )
 def test_the_newton_schulz_schedule_brings_every_eigenvalue_within_2_to_the_minus_64(

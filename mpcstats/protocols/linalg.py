@@ -274,7 +274,9 @@ class SpdSolver:
         upper, lower = self._last.upper * factor, self._last.lower / factor
         if upper > 2.0**_DRIFT_BITS or lower < 2.0**-_DRIFT_BITS / (4 * self.condition):
             return None
-        slack = 2.0**-30  # the previous X's own error and the rounding of A
+        # the previous X's own error, and A's rounding: float64 local sums, relative to its
+        # smallest eigenvalue, can reach ~1e-7 at a condition number of 1e7
+        slack = 2.0**-20
         scalings = _scalings((1 - slack) / factor, (1 + slack) * factor)
         return (scalings, upper, lower) if len(scalings) < cold_steps + _JACOBI_STEPS else None
 
