@@ -32,6 +32,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+from grpc._cython import cygrpc
 
 from mpcstats._errors import (
     ChannelClosedError,
@@ -70,7 +71,14 @@ _CLIENT_OPTIONS = [  # peers start in any order: retry a peer that is not up yet
 ]
 _RETRY_INTERVAL = 0.2
 _GRACE = 1.0  # how long a closing party waits for a peer to end a stream in turn
-_STREAM_ERRORS = (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError)
+# A write on the server side of a stream whose peer vanished raises cygrpc's ExecuteBatchError,
+# which grpc.aio does not export: without it a killed peer showed up as an internal error.
+_STREAM_ERRORS = (
+    grpc.aio.AioRpcError,
+    grpc.aio.UsageError,
+    asyncio.InvalidStateError,
+    cygrpc.ExecuteBatchError,
+)
 
 _Frame = peer_pb2.PeerFrame
 _Failure = Callable[[], MpcStatsError]  # makes a stopped session's error, afresh each time
@@ -488,8 +496,15 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         await self._write(link, frame)
 
     async def _write(self, link: _Link, frame: _Frame) -> None:
+        """Write a frame to the peer's stream, shielded from the caller's cancellation: a
+        grpc.aio stream cancelled mid-write fails every later write, and the link is shared by
+        every session (a cancelled analysis must not break the next one)."""
+        write = asyncio.ensure_future(self._write_now(link, frame))
+        write.add_done_callback(_retrieve)  # its error is the caller's, or nobody's once cancelled
+        await asyncio.shield(write)
+
+    async def _write_now(self, link: _Link, frame: _Frame) -> None:
         try:
-            # asyncio.timeout, not wait_for: no extra task per message, on the hot path
             async with link.lock, asyncio.timeout(self.timeout):
                 await link.write(frame)
         except (*_STREAM_ERRORS, TimeoutError) as error:
@@ -522,6 +537,12 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         for link in list(self._links.values()):
             with contextlib.suppress(PartyUnavailableError):
                 await self._write(link, frame)
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Mark a finished write's exception as seen (its caller may have been cancelled)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class GrpcChannel(Channel):
