@@ -52,10 +52,6 @@ class Stream:
         """``count`` uniform bytes as a uint8 array."""
         return np.frombuffer(self.bytes(count), dtype=np.uint8).copy()
 
-    def uint64(self, count: int) -> np.ndarray:
-        """``count`` uniform 64-bit words as a uint64 array."""
-        return np.frombuffer(self.bytes(8 * count), dtype=np.uint64).copy()
-
     def integers(self, bits: int, count: int) -> np.ndarray:
         """``count`` uniform integers in [0, 2**bits) as an object array of Python ints."""
         width = max((bits + 7) // 8, 1)

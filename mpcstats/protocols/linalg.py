@@ -317,7 +317,7 @@ _SCALE_BITS = 12  # the Newton-Schulz scalings are multiples of 2^-12
 
 
 def _scalings(low: float, high: float) -> list[int]:
-    """The numerators c of each Newton-Schulz step's scaling alpha = c / 2^8 (public), for a
+    """The numerators c of each Newton-Schulz step's scaling alpha = c / 2^12 (public), for a
     start X0 with the spectrum of A'X0 in [low, high], 0 < low <= 1 <= high < 2^11.
 
     A cold start has low = 1 / (8 d condition) (lambda_min(A') is at least lambda_max /

@@ -499,9 +499,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         """Write a frame to the peer's stream, shielded from the caller's cancellation: a
         grpc.aio stream cancelled mid-write fails every later write, and the link is shared by
         every session (a cancelled analysis must not break the next one)."""
-        write = asyncio.ensure_future(self._write_now(link, frame))
-        write.add_done_callback(_retrieve)  # its error is the caller's, or nobody's once cancelled
-        await asyncio.shield(write)
+        await asyncio.shield(self._write_now(link, frame))  # marks a late error as retrieved
 
     async def _write_now(self, link: _Link, frame: _Frame) -> None:
         try:
@@ -537,12 +535,6 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         for link in list(self._links.values()):
             with contextlib.suppress(PartyUnavailableError):
                 await self._write(link, frame)
-
-
-def _retrieve(task: asyncio.Future[None]) -> None:
-    """Mark a finished write's exception as seen (its caller may have been cancelled)."""
-    if not task.cancelled():
-        task.exception()
 
 
 class GrpcChannel(Channel):
