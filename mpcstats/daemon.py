@@ -246,11 +246,14 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         query = {"session": key, "dataset": request.dataset, "method": request.method}
         self.audit.append("run", analyst=analyst, arguments=request.arguments_json, **query)
         started = time.perf_counter()
+        ended: BaseException | None = ChannelClosedError("the analyst cancelled")
         try:
             async for update in self._run(key, request):
+                if update.HasField("output"):
+                    ended = None  # released: the analyst ends the call once it has every output
                 yield update
         except MpcStatsError as error:
-            self._finish(query, started, error)
+            ended = error
             await _abort(context, self.name, error)
         except Exception as error:  # a bug: report where, not the message, which could hold data
             where = [
@@ -261,15 +264,12 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
                 "internal error",
                 extra={**query, "party": self.name, "error": type(error).__name__, "where": where},
             )
-            self._finish(query, started, error)
+            ended = error
             await _abort(
                 context, self.name, ProtocolError(f"internal error ({type(error).__name__})")
             )
-        except asyncio.CancelledError:
-            self._finish(query, started, ChannelClosedError("the analyst cancelled"))
-            raise
-        else:
-            self._finish(query, started, None)
+        finally:  # also when grpc closes the generator because the analyst ended the call
+            self._finish(query, started, ended)
 
     def _finish(self, query: dict[str, str], started: float, error: BaseException | None) -> None:
         outcome = "ok" if error is None else type(error).__name__

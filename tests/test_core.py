@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpcstats import ConfigurationError, ProtocolError
-from mpcstats.core.field import PrimeField, choose_prime
+from mpcstats.core._primes import PRIME_OFFSETS
+from mpcstats.core.field import PrimeField, choose_prime, search_prime
 from mpcstats.core.gf256 import GF256
-from mpcstats.core.randomness import Stream
+from mpcstats.core.randomness import Stream, element_count, little_endian_ints
 from mpcstats.core.shamir import interpolate, share
 from mpcstats.protocols.opening import decode
 from mpcstats.protocols.sharing import encode
@@ -49,6 +50,19 @@ def test_gf256_table_matches_carryless_multiplication() -> None:
 def test_choose_prime_gives_a_prime_of_at_least_the_requested_size(bits: int) -> None:
     p = choose_prime(bits)
     assert gmpy2.is_prime(p) and p.bit_length() >= min(bits, 127)
+
+
+def test_the_prime_table_matches_the_search_and_holds_only_primes() -> None:
+    """Every multiple of 64 from 128 to 8192 bits is tabulated; entries up to 1,024 bits are
+    re-derived by the search, and all are prime (GMP's BPSW test: about 20 s for the table)."""
+    assert sorted(PRIME_OFFSETS) == list(range(128, 8193, 64))
+    for bits, offset in PRIME_OFFSETS.items():
+        prime = (1 << bits) - offset
+        assert choose_prime(bits) == prime and PrimeField(prime).bits == bits
+        if bits <= 1024:
+            assert search_prime(bits) == prime, bits
+        assert gmpy2.is_prime(prime, 1), bits  # reps below 25: BPSW alone, in GMP >= 6.2
+    assert choose_prime(200) == search_prime(200)  # not tabulated: searched
 
 
 def test_non_prime_modulus_is_refused() -> None:
@@ -105,6 +119,19 @@ def test_gf256_sharing_reconstructs_from_any_t_plus_1(data: bytes, nt: tuple[int
     shares = share(field, secrets, n, t, Stream())
     for subset in itertools.combinations(range(n), t + 1):
         assert bytes(interpolate(field, {i: shares[i] for i in subset}, t)) == data
+
+
+@pytest.mark.parametrize("bits", [61, 127, 192, 256, 320, 448])
+@pytest.mark.parametrize("count", [0, 1, 31, 32, 100])
+def test_decoding_agrees_with_int_from_bytes_for_every_width_and_count(
+    bits: int, count: int
+) -> None:
+    """little_endian_ints has a limb path (narrow, many) and a per-element path: both exact."""
+    width = (bits + 7) // 8
+    data = Stream().bytes(width * count)
+    expected = [int.from_bytes(data[i : i + width], "little") for i in range(0, len(data), width)]
+    assert little_endian_ints(data, width).tolist() == expected
+    assert element_count((count, 1)) == element_count(count) == count
 
 
 def test_too_few_shares_are_refused() -> None:

@@ -305,3 +305,47 @@ def test_malformed_shares_are_a_protocol_error_naming_the_sender(tmp_path: Path)
     error = _run(_pki(tmp_path), body)
     assert isinstance(error, ProtocolError) and not isinstance(error, PartyUnavailableError)
     assert "party 1 sent a malformed message for round 1" in str(error)
+
+
+def test_a_send_cancelled_mid_write_is_delivered_and_the_link_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    """A cancelled analysis must not break the peer link every session shares: the write in
+    progress completes (a grpc.aio write cancelled mid-way fails every later write)."""
+    payload = np.random.default_rng(0).integers(0, 256, 32 << 20, dtype=np.uint8)
+
+    async def body(networks: list[GrpcNetwork]) -> list[Any]:
+        sending = asyncio.ensure_future(networks[1].channel("cancelled").send(0, 1, [payload]))
+        for _ in range(3):  # into the write of 32 MiB, which takes many turns of the loop
+            await asyncio.sleep(0)
+        assert not sending.done()
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+        received = await networks[0].channel("cancelled").receive(1, 1)
+        sessions = [Session(i, 3, network.channel("next")) for i, network in enumerate(networks)]
+        return [received, await asyncio.gather(*(_program(s) for s in sessions))]
+
+    received, results = _run(_pki(tmp_path), body)
+    assert np.array_equal(received[0], payload)
+    assert results == [EXPECTED] * 3
+
+
+def test_sending_to_a_vanished_peer_names_it(tmp_path: Path) -> None:
+    """A peer whose streams end without a Goodbye (a crash) is named unavailable by a send,
+    whether the send finds the link gone or its write fails on the dead stream."""
+
+    async def body(networks: list[GrpcNetwork]) -> MpcStatsError:
+        for dial in list(networks[2]._dialling):  # party 2 dials 0 and 1: its calls vanish
+            dial.cancel()
+        channel = networks[0].channel("study")
+        for round_id in range(1, 100_000):  # no pause: writes race the reader's notice
+            try:
+                await channel.send(2, round_id, [np.arange(4, dtype=np.uint8)])
+            except MpcStatsError as error:
+                return error
+        raise AssertionError("sends to a vanished peer kept succeeding")
+
+    error = _run(_pki(tmp_path), body)
+    assert isinstance(error, PartyUnavailableError) and error.party == 2, repr(error)
+    assert "hosp_c" in str(error)

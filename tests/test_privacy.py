@@ -14,7 +14,7 @@ from mpcstats.core.shamir import share
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
-from mpcstats.stats.secure import at_least_public, gate_at_least, open_gate
+from mpcstats.stats.secure import at_least_public, gate_at_least, open_gate, open_if_at_least
 from tests.conftest import owned, run
 
 SAMPLES = 4000
@@ -130,12 +130,13 @@ def test_the_gate_releases_only_counts_of_at_least_k(n: int) -> None:
     counts = np.array([0, 1, 4, 5, 6, 1000] + [7] * 300)
     sums = np.arange(counts.size) - 100
 
-    async def program(s: Session) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    async def program(s: Session) -> tuple[dict[str, np.ndarray], np.ndarray, list[int | None]]:
         count = await P.input(s, owned(s, 0, counts), owner=0, bits=20)
         total = await P.input(s, owned(s, 1, sums), owner=1, bits=20)
         outputs = await gate_at_least(s, count, [count, total], k=5)
         public = await at_least_public(s, count, 5, label="guard")
-        return {name: share for name, (share, _) in outputs.items()}, public
+        opened = await open_if_at_least(s, count, 5, label="counts of at least k")
+        return {name: share for name, (share, _) in outputs.items()}, public, opened
 
     result = run(n, program)
     field = PrimeField.with_bits(127)
@@ -149,6 +150,7 @@ def test_the_gate_releases_only_counts_of_at_least_k(n: int) -> None:
     passed, (gated_counts, gated_sums) = open_gate(field, released, 2)
     assert passed.tolist() == (counts >= 5).tolist()
     assert all(np.array_equal(out[1], counts >= 5) for out in result.outputs)
+    assert all(out[2] == [c if c >= 5 else None for c in counts] for out in result.outputs)
     assert gated_counts.tolist() == np.where(counts >= 5, counts, 0).tolist()
     assert gated_sums.tolist() == np.where(counts >= 5, sums, 0).tolist()
     # equal counts give unrelated gates: z = rho * n(n-1)...(n-4) with rho uniform

@@ -132,6 +132,30 @@ def test_small_cells_are_suppressed_with_a_complement_and_never_opened() -> None
     assert labels <= {"masked value (comparison)", "bit xor daBit (field conversion)"}
 
 
+@pytest.mark.parametrize("k", [1, 5, 6])
+def test_a_single_count_passes_a_product_gate_and_nothing_is_opened(k: int) -> None:
+    """One cell has no complement: it is released iff it has k records, and the parties open
+    nothing (the gate's output goes to the analyst only)."""
+    rng = np.random.default_rng(4)
+    frames = {f"h{i}": _hospital(rng, 60, 0) for i in range(3)}
+    pooled = _pooled(frames)
+    where = "age >= 89 and sex == 'F'"
+    true = int(((pooled.age >= 89) & (pooled.sex == "F")).sum())
+    assert true == 5  # the design: one side of the boundary for each k
+    study = mpcstats.LocalSimulator(
+        frames, schema=SCHEMA, policy=Policy(k=k), record_openings=True
+    )
+    result = study.count(where=where)
+    if k <= true:
+        assert result.counts.iloc[0] == true and not result.notes
+    else:
+        assert np.isnan(result.counts.iloc[0]) and "suppressed" in result.notes[0]
+    assert study.last_run is not None
+    assert not [o for stats in study.last_run.stats for o in stats.openings]
+    one_bin = study.histogram("age", bins=[0, 120], where=where).counts
+    assert one_bin.shape == (1,) and (one_bin[0] == true) == (k <= true)
+
+
 def test_crosstab_suppression_leaves_no_row_or_column_with_a_single_hidden_cell(
     make_study: StudyFactory,
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from mpcstats._errors import ConfigurationError
-from mpcstats.core.randomness import Stream
+from mpcstats.core.randomness import Stream, element_count
 
 __all__ = ["GF256"]
 
@@ -72,7 +72,7 @@ class GF256:
         return np.zeros(shape, dtype=np.uint8)
 
     def random(self, stream: Stream, shape: int | Sequence[int]) -> np.ndarray:
-        count = int(np.prod(shape, dtype=np.int64))
+        count = element_count(shape)
         return stream.uint8(count).reshape(shape)
 
     def add(self, a: Any, b: Any) -> np.ndarray:
@@ -127,6 +127,6 @@ class GF256:
         return np.ascontiguousarray(elements, dtype=np.uint8).tobytes()
 
     def from_bytes(self, data: bytes, shape: int | Sequence[int]) -> np.ndarray:
-        if len(data) != int(np.prod(shape, dtype=np.int64)):
+        if len(data) != element_count(shape):
             raise ConfigurationError("received GF(2^8) data does not match the expected shape")
         return np.frombuffer(data, dtype=np.uint8).reshape(shape).copy()

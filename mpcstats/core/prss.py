@@ -23,7 +23,7 @@ from math import comb
 import numpy as np
 
 from mpcstats.core.field import PrimeField
-from mpcstats.core.randomness import Stream, derive_key
+from mpcstats.core.randomness import Stream, derive_key, element_count
 from mpcstats.core.shamir import Field, point
 
 __all__ = ["MAX_SETS", "PRSS", "dealer", "prss_available", "unqualified_sets"]
@@ -92,7 +92,7 @@ class PRSS:
         2**-kappa statistically, which is what masks need.
         """
         draws = self._streams()
-        count = int(np.prod(shape, dtype=np.int64))
+        count = element_count(shape)
         weights = [self._weight(field, a) for a, _ in draws]
         values = [s.integers(bits, count).reshape(shape) for _, s in draws]
         return field.lincomb(weights, values)

@@ -9,12 +9,14 @@ not cryptographically secure.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+from collections.abc import Sequence
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-__all__ = ["Stream", "derive_key", "little_endian_ints"]
+__all__ = ["Stream", "derive_key", "element_count", "little_endian_ints"]
 
 _ZERO_BLOCK = bytes(1 << 16)
 
@@ -60,19 +62,25 @@ class Stream:
         return values >> spare if spare else values
 
 
+def element_count(shape: int | Sequence[int]) -> int:
+    """How many elements an array of ``shape`` holds (math.prod: np.prod costs microseconds a
+    call, and the wire and the random draws ask for every message)."""
+    return int(shape) if isinstance(shape, int | np.integer) else math.prod(shape)
+
+
 def little_endian_ints(data: bytes, width: int) -> np.ndarray:
     """The consecutive ``width``-byte little-endian unsigned integers in ``data``, as an object
     array of Python ints (random draws and field elements off the wire)."""
     count = len(data) // width
     words = (width + 7) // 8
-    if words > _LIMB_WORDS:  # wide: one int.from_bytes per element is faster than limb shifts
+    if words > _LIMB_WORDS or count < _LIMB_MIN_COUNT:  # one int.from_bytes per element
         view = memoryview(data)
         out = np.empty(count, dtype=object)
         out[:] = [
             int.from_bytes(view[i : i + width], "little") for i in range(0, count * width, width)
         ]
         return out
-    # narrow: whole 64-bit limbs, combined with numpy loops rather than a loop per element
+    # narrow and many: whole 64-bit limbs, combined with numpy loops, not a loop per element
     padded = np.zeros((count, words * 8), dtype=np.uint8)
     padded[:, :width] = np.frombuffer(data, dtype=np.uint8, count=count * width).reshape(
         count, width
@@ -84,4 +92,6 @@ def little_endian_ints(data: bytes, width: int) -> np.ndarray:
     return out
 
 
-_LIMB_WORDS = 4  # measured crossover: limbs win up to 256 bits, int.from_bytes from 320
+# measured crossovers: limbs win up to 256 bits and from about 32 elements (numpy's fixed cost)
+_LIMB_WORDS = 4
+_LIMB_MIN_COUNT = 32

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mpcstats.core.gf256 import GF256
+from mpcstats.core.randomness import element_count
 from mpcstats.core.shamir import Field
 from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.session import Session
@@ -143,7 +144,7 @@ async def dabits(session: Session, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 async def random_bits(session: Session, shape: int | tuple[int, ...]) -> Shared:
     """Uniform random bits, shared in GF(p); nobody learns them."""
-    count = int(np.prod(shape, dtype=np.int64))
+    count = element_count(shape)
     in_p, _ = await dabits(session, count)
     return Shared(session.field, in_p.reshape(shape), 1, 0)
 

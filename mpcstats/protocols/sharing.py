@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mpcstats._errors import ConfigurationError, InputRangeError
+from mpcstats.core.randomness import element_count
 from mpcstats.core.shamir import Field, share
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
@@ -110,7 +111,7 @@ async def random_integers(session: Session, shape: int | tuple[int, ...], bits: 
     Not uniform on a range; it statistically hides any value of ``bits - kappa`` bits.
     """
     field = session.field
-    count = int(np.prod(shape, dtype=np.int64))
+    count = element_count(shape)
     if session.prss is not None:
         share_ = session.prss.random_integers(field, bits, count)
         terms = comb(session.n, session.t)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,8 @@ class Schema:
         """The schema as JSON values: ``{"columns": {name: {kind, lo, hi, ...}}}``."""
         columns = {}
         for name, column in self.columns.items():
-            entry = {k: v for k, v in asdict(column).items() if k != "name"}
+            # every field is a scalar but the codes: no deep copy (asdict's), per analysis
+            entry = {f.name: getattr(column, f.name) for f in fields(column) if f.name != "name"}
             entry["codes"] = [_plain_code(code) for code in column.codes]
             columns[name] = entry
         return {"columns": columns}

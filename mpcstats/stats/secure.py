@@ -33,6 +33,7 @@ __all__ = [
     "at_least_public",
     "gate_at_least",
     "open_gate",
+    "open_if_at_least",
     "pool",
     "release",
     "release_products",
@@ -133,6 +134,21 @@ async def at_least_public(session: Session, n: Shared, k: int, label: str) -> np
     opened = await open_elements(session, session.field, gate, degree=degree, label=label)
     assert opened is not None
     return np.asarray(opened, dtype=object) != 0
+
+
+async def open_if_at_least(session: Session, n: Shared, k: int, label: str) -> list[int | None]:
+    """Each count n opened to the parties where it is at least k, None elsewhere. One opening of
+    the gate z and of z * n: z is 0 or a uniform non-zero element, so a count below k and the
+    reason a count was withheld stay hidden beyond the verdict itself."""
+    products = await _gated_products(session, n, [n.share], k)
+    shares, degree = await _revealable(session, products)
+    field = session.field
+    opened = await open_elements(session, field, np.stack(shares), degree=degree, label=label)
+    assert opened is not None
+    return [
+        int(gated) * field.inverse(int(gate)) % field.order if gate else None
+        for gate, gated in zip(opened[0].tolist(), opened[1].tolist(), strict=True)
+    ]
 
 
 async def _gated_products(

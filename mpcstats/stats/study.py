@@ -60,6 +60,7 @@ from mpcstats.stats.secure import (
     at_least_public,
     gate_at_least,
     open_gate,
+    open_if_at_least,
     pool,
     release,
     release_products,
@@ -241,7 +242,7 @@ class Study(abc.ABC):
                 return np.array([_size(rows)])
             return _cell_counts([_codes(rows[by], levels)], [len(levels)], _weights(rows))
 
-        counts = self._suppressed_counts(local, where, [by] if by else [])
+        counts = self._suppressed_counts(local, where, [by] if by else [], (len(levels),))
         series = pd.Series(counts, index=pd.Index(levels, name=by), name="count")
         return CountResult(series, self.policy.k, where, self._suppression_notes(counts))
 
@@ -267,7 +268,7 @@ class Study(abc.ABC):
             values = rows[column].to_numpy(dtype=np.float64)
             return np.histogram(values, edges, weights=_weights(rows))[0].astype(np.int64)
 
-        counts = self._suppressed_counts(local, where, [column])
+        counts = self._suppressed_counts(local, where, [column], (len(edges) - 1,))
         return HistogramResult(
             counts, edges, column, self.policy.k, self._suppression_notes(counts)
         )
@@ -294,7 +295,8 @@ class Study(abc.ABC):
             return counts.reshape(len(layer_levels), *sizes[-2:])
 
         needed = [row, col] + ([layer] if layer else [])
-        counts = self._suppressed_counts(local, where, needed)
+        shape = (len(layer_levels), len(rows_levels), len(col_levels))
+        counts = self._suppressed_counts(local, where, needed, shape)
         frames = [
             pd.DataFrame(
                 counts[i],
@@ -307,10 +309,16 @@ class Study(abc.ABC):
         return CrosstabResult(table, self.policy.k, self._suppression_notes(counts))
 
     def _suppressed_counts(
-        self, local: Callable[[pd.DataFrame], np.ndarray], where: str | None, needed: list[str]
+        self,
+        local: Callable[[pd.DataFrame], np.ndarray],
+        where: str | None,
+        needed: list[str],
+        shape: tuple[int, ...],
     ) -> np.ndarray:
-        """Pool local count tables and apply disclosure control; suppressed cells are NaN."""
+        """Pool local count tables of the public ``shape`` and apply disclosure control;
+        suppressed cells are NaN."""
         k = self.policy.k
+        single = math.prod(shape) == 1  # no complement to find: a product gate, no comparison
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
@@ -318,6 +326,9 @@ class Study(abc.ABC):
             rows, _ = self._rows(frame, where, needed, collapse=True)
             table = np.asarray(local(rows), dtype=np.int64)
             total = await pool(session, table, COUNT_BITS)
+            if single:
+                cell = total.reshape(1)
+                return await gate_at_least(session, cell, [cell], k)
             tables = total.reshape(-1, *table.shape[-2:]) if table.ndim == 3 else total
             flags = await _flags_per_layer(session, tables, k)
             kept = total - (await P.mul(session, flags.reshape(*table.shape), total)).with_bits(
@@ -325,7 +336,10 @@ class Study(abc.ABC):
             )
             return {"counts": (release(session, kept), 0), "flags": (release(session, flags), 0)}
 
-        out = self._release(program, 192)
+        out = self._release(program, _COUNT_MODULUS)
+        if single:
+            passed, (kept,) = open_gate(PrimeField.with_bits(_COUNT_MODULUS), out, 1)
+            return np.where(passed, kept.astype(np.float64), np.nan).reshape(shape)
         counts = out["counts"].astype(np.float64)
         counts[out["flags"].astype(np.int64) == 1] = np.nan
         return counts
@@ -903,23 +917,29 @@ class Study(abc.ABC):
             rows, _ = self._rows(frame, where, [column], collapse=True)
             grid = spec.grid(rows[column].to_numpy(np.float64))
             at_or_below = _cumulative_counts(grid, rows, lo_grid, width)
-            pooled_n = await pool(session, np.array([_size(rows)]), COUNT_BITS)
-            if not (await at_least_public(session, pooled_n, k, "quantile group size guard"))[0]:
+            # every search starts on the whole grid: its first counts are pooled with n
+            plan = _search_digits(width, 2 * len(levels))  # the most searches n can need
+            first = _probes(np.array([lo_grid]), *plan[0])
+            local = np.concatenate([[_size(rows)], at_or_below(first.ravel())])
+            pooled_first = await pool(session, local, COUNT_BITS)
+            (total,) = await open_if_at_least(session, pooled_first[:1], k, "quantile n")
+            if total is None:
                 return {PUBLIC: {"n": None, "grid": []}}
-            total = int((await P.open(session, pooled_n, label="quantile n"))[0])
             _, below, above = _order_ranks(total, levels)
             allowed = (below >= k) & (total - 1 - above >= k)
             ranks, searched = np.unique(
                 np.concatenate([below[allowed], above[allowed]]), return_inverse=True
             )
             low = np.full(len(ranks), lo_grid, dtype=np.int64)
-            for digit_bits, remaining in _search_digits(width, len(ranks)):
-                # probe j is the last value of part j - 1 of the interval [low, low + 2^remaining)
+            for step, (digit_bits, remaining) in enumerate(plan if len(ranks) else []):
                 part = 1 << (remaining - digit_bits)
-                probes = low[:, None] + part * np.arange(1, 1 << digit_bits)[None, :] - 1
-                local = at_or_below(probes.ravel())
+                probes = _probes(low, digit_bits, remaining)
+                if step == 0:
+                    pooled = P.concatenate([pooled_first[1:]] * len(ranks))
+                else:
+                    pooled = await pool(session, at_or_below(probes.ravel()), COUNT_BITS)
                 # counts are at most the public n: comparisons need only its bits
-                pooled = (await pool(session, local, COUNT_BITS)).with_bits(total.bit_length())
+                pooled = pooled.with_bits(total.bit_length())
                 targets = np.repeat(ranks + 1, probes.shape[1])
                 short = await P.lt(session, pooled, pooled * 0 + targets)
                 passed = await P.open(session, short, label="quantile search step")
@@ -1473,6 +1493,13 @@ def _search_digits(width: int, searches: int, budget: int = 512) -> list[tuple[i
     return plan if searches else []
 
 
+def _probes(low: np.ndarray, digit_bits: int, remaining: int) -> np.ndarray:
+    """The 2^digit_bits - 1 probes of one search step from each ``low``: probe j is the last
+    value of part j - 1 of [low, low + 2^remaining)."""
+    part = 1 << (remaining - digit_bits)
+    return low[:, None] + part * np.arange(1, 1 << digit_bits)[None, :] - 1
+
+
 def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of quantile ``levels`` among ``total`` sorted values (numpy's 'linear'), and
     the 0-based order statistics below and above each."""
@@ -1691,6 +1718,9 @@ def _ols_fraction_bits(bounds: list[float]) -> tuple[int, int]:
     denominator = hadamard_bits([n * b * design_norm for b in design])
     numerator = hadamard_bits([n * b * full_norm for b in bounds])
     return numerator, denominator
+
+
+_COUNT_MODULUS = 192  # counts of COUNT_BITS and comparisons with their security margin
 
 
 def _round_up(bits: int) -> int:

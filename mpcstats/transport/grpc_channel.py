@@ -42,6 +42,7 @@ from mpcstats._errors import (
     ProtocolError,
 )
 from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
+from mpcstats.core.randomness import element_count
 from mpcstats.transport._proto.v1 import peer_pb2, peer_pb2_grpc
 from mpcstats.transport.channel import Channel, Payload
 from mpcstats.transport.pki import Identity
@@ -104,7 +105,7 @@ def decode_tensor(tensor: peer_pb2.Tensor, prime: PrimeField) -> np.ndarray:
     """The array a tensor carries; raises ValueError when it is malformed or outside the field."""
     shape = tuple(tensor.shape)
     if tensor.kind == peer_pb2.Tensor.GF256:
-        if tensor.width != 1 or len(tensor.data) != int(np.prod(shape, dtype=np.int64)):
+        if tensor.width != 1 or len(tensor.data) != element_count(shape):
             raise ValueError("a GF(2^8) tensor does not match its shape")
         return np.frombuffer(tensor.data, dtype=np.uint8).reshape(shape).copy()
     if tensor.kind != peer_pb2.Tensor.PRIME:
