@@ -14,7 +14,13 @@ from mpcstats.core.shamir import share
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
-from mpcstats.stats.secure import at_least_public, gate_at_least, open_gate, open_if_at_least
+from mpcstats.stats.secure import (
+    at_least_public,
+    gate_at_least,
+    open_gate,
+    open_if_at_least,
+    suppress,
+)
 from tests.conftest import owned, run
 
 SAMPLES = 4000
@@ -158,3 +164,37 @@ def test_the_gate_releases_only_counts_of_at_least_k(n: int) -> None:
     top = np.array([int(z) >> (field.bits - 3) for z in gates], dtype=np.int64)
     assert len(set(gates.tolist())) == gates.size
     assert stats.chisquare(np.bincount(top, minlength=8)).pvalue > 1e-4  # p is just below 2^127
+
+
+def _suppressed_in_plaintext(counts: np.ndarray, k: int) -> np.ndarray:
+    """The rule: cells below k, then in each row and then each column with exactly one flag,
+    the first smallest unflagged cell."""
+    flags = counts < k
+    for axis in (1, 0):
+        lines, line_flags = (counts, flags) if axis == 1 else (counts.T, flags.T)
+        for line, flagged in zip(lines, line_flags, strict=True):
+            if flagged.sum() == 1:
+                flagged[np.argmin(np.where(flagged, np.iinfo(np.int64).max, line))] = True
+    return flags
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_complementary_suppression_follows_the_rule_with_ties(n: int) -> None:
+    """Small counts with many ties: the secure flags equal the plaintext rule's, and nothing
+    but masked values and conversion bits is opened."""
+    rng = np.random.default_rng(n)
+    tables = [rng.integers(0, 9, size=(4, 5)) for _ in range(3)] + [np.array([[3, 6, 6, 7]])]
+
+    async def program(s: Session) -> list[list[list[int]]]:
+        out = []
+        for table in tables:
+            counts = await P.input(s, owned(s, 0, table), owner=0, bits=34)
+            flags = await suppress(s, counts, 5)
+            out.append((await P.open(s, flags)).astype(int).tolist())
+        return out
+
+    result = run(n, program, record_openings=True)
+    for table, flags in zip(tables, result.outputs[0], strict=True):
+        assert flags == _suppressed_in_plaintext(table, 5).astype(int).tolist(), table
+    labels = {o.label for o in result.stats[0].openings}
+    assert labels <= {"masked value (comparison)", "bit xor daBit (field conversion)", "output"}

@@ -21,7 +21,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.gf256 import GF256
 from mpcstats.protocols import bits as bitcircuits
 from mpcstats.protocols.arithmetic import mul
-from mpcstats.protocols.masks import bits_of, masks
+from mpcstats.protocols.masks import bits_of, masks, xor_bits
 from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared, concatenate
@@ -60,25 +60,33 @@ async def shift_right(session: Session, x: Shared, m: int) -> Shared:
     mask = await masks(
         session, count, m, k + 1 - m + session.kappa, with_bits=True, dabits=top_bits
     )
-    assert mask.dabits_p is not None and mask.dabits_2 is not None
+    assert mask.dabits_2 is not None
     offset = 1 << k
     masked = field.reduce(flat + mask.low + mask.high * (1 << m) + offset)
-    c = await open_elements(session, field, masked, label="masked value (comparison)")
-    assert c is not None
-    c_low = np.asarray(c & ((1 << m) - 1), dtype=object)
-    c_high = np.asarray(c >> m, dtype=object)
 
-    # D = c_low + sum_i (2^m - 1 - s_i) + T = c_low - S + T 2^m for the T contributors' m-bit
-    # parts s_i, so floor(D / 2^m) - T = floor((c_low - S) / 2^m), in [-T, 0]. One adder of
-    # the complemented parts and the public c_low + T gives it: no separate comparison circuit.
-    width = m + top_bits
-    public = bits_of(np.asarray(c_low + contributors, dtype=object), width)
-    complements = [bitcircuits._widen(part ^ np.uint8(1), width) for part in mask.low_bits]
-    total = await bitcircuits.sum_many(session, [public, *complements])
-    top = bitcircuits._widen(total, width)[:, m:width]
-    opened = await _open_conversions(session, top, mask.dabits_2)
+    async def opened_borrow_bits() -> tuple[np.ndarray, np.ndarray]:
+        """c, and the top bits of D (below) opened XOR daBits."""
+        c = await open_elements(session, field, masked, label="masked value (comparison)")
+        assert c is not None and mask.dabits_2 is not None
+        # D = c_low + sum_i (2^m - 1 - s_i) + T = c_low - S + T 2^m for the T contributors'
+        # m-bit parts s_i, so floor(D / 2^m) - T = floor((c_low - S) / 2^m), in [-T, 0]. One
+        # adder of the complemented parts and the public c_low + T gives it: no separate
+        # comparison circuit.
+        c_low = np.asarray(c & ((1 << m) - 1), dtype=object)
+        width = m + top_bits
+        public = bits_of(np.asarray(c_low + contributors, dtype=object), width)
+        complements = [bitcircuits._widen(part ^ np.uint8(1), width) for part in mask.low_bits]
+        total = await bitcircuits.sum_many(session, [public, *complements])
+        top = bitcircuits._widen(total, width)[:, m:width]
+        return c, await _open_conversions(session, top, mask.dabits_2)
+
+    # the daBits' GF(p) XOR needs no input: its rounds travel with the opening and the adder
+    (c, opened), dabits_p = await session.together(
+        opened_borrow_bits(), xor_bits(session, mask.dabit_parts)
+    )
+    c_high = np.asarray(c >> m, dtype=object)
     # bit_j = v_j + d_j (1 - 2 v_j): v_j is public, so each term is +d_j or -d_j (no products)
-    signed = np.where(opened == 1, -mask.dabits_p, mask.dabits_p)
+    signed = np.where(opened == 1, -dabits_p, dabits_p)
     weights = np.array([1 << i for i in range(top_bits)], dtype=object)
     borrow = (signed * weights).sum(axis=1) + (opened.astype(object) * weights).sum(axis=1)
     # floor(b / 2^m) - 2^(k-m) = floor(x / 2^m): the offset 2^k is undone here

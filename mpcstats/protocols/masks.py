@@ -26,7 +26,7 @@ from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.protocols.sharing import deal
 
-__all__ = ["Masks", "bits_of", "dabits", "masks", "product_masks", "random_bits"]
+__all__ = ["Masks", "bits_of", "dabits", "masks", "product_masks", "random_bits", "xor_bits"]
 
 _GF = GF256()
 
@@ -39,8 +39,8 @@ class Masks:
     high: np.ndarray  # GF(p), degree t: R = sum of contributors' high parts
     low_bits: list[np.ndarray]  # per contributor, GF(2^8) bits of its m-bit part, (count, m)
     full_2t: np.ndarray | None  # GF(p), degree 2t: S + 2^m R (fused multiply-and-truncate)
-    dabits_p: np.ndarray | None  # GF(p) shares of daBits, (count, k)
-    dabits_2: np.ndarray | None  # GF(2^8) shares of the same daBits
+    dabit_parts: list[np.ndarray]  # per contributor, GF(p) shares of its daBits, (count, k)
+    dabits_2: np.ndarray | None  # GF(2^8) shares of the daBits: the contributors' XOR
 
     def take(self, count: int) -> Masks:
         """The next ``count`` masks of a pool drawn in one round (for truncations only)."""
@@ -49,7 +49,7 @@ class Masks:
             self.high[:count],
             [],
             None if self.full_2t is None else self.full_2t[:count],
-            None,
+            [],
             None,
         )
         self.low, self.high = self.low[count:], self.high[count:]
@@ -77,7 +77,9 @@ async def masks(
     with_bits: bool,
     dabits: int = 0,
 ) -> Masks:
-    """Draw masks for ``count`` elements; one dealing round, plus log2(t+1) rounds for daBits."""
+    """Draw masks for ``count`` elements in one dealing round. The daBits' GF(p) shares come
+    per contributor: :func:`xor_bits` combines them (log2(t + 1) rounds, which the caller can
+    run alongside its next rounds with :meth:`~mpcstats.protocols.session.Session.together`)."""
     field = session.field
     items: list[tuple[Field, np.ndarray]] = []
     degrees: list[int] = []
@@ -102,11 +104,12 @@ async def masks(
     if with_bits:
         low_bits = [p[index] for p in parts]
         index += 1
-    dabits_p = dabits_2 = None
+    dabit_parts: list[np.ndarray] = []
+    dabits_2 = None
     if dabits:
         dabits_2 = _GF.lincomb(ones, [p[index + 1] for p in parts])
-        dabits_p = await _xor_all(session, [p[index] for p in parts])
-    return Masks(low_share, high_share, low_bits, None, dabits_p, dabits_2)
+        dabit_parts = [p[index] for p in parts]
+    return Masks(low_share, high_share, low_bits, None, dabit_parts, dabits_2)
 
 
 async def product_masks(session: Session, batches: Sequence[tuple[int, int, int]]) -> list[Masks]:
@@ -126,7 +129,7 @@ async def product_masks(session: Session, batches: Sequence[tuple[int, int, int]
         return field.lincomb(ones, [p[index] for p in parts])
 
     return [
-        Masks(summed(3 * i), summed(3 * i + 1), [], summed(3 * i + 2), None, None)
+        Masks(summed(3 * i), summed(3 * i + 1), [], summed(3 * i + 2), [], None)
         for i in range(len(batches))
     ]
 
@@ -139,7 +142,7 @@ async def dabits(session: Session, count: int) -> tuple[np.ndarray, np.ndarray]:
         items = [(session.field, bits.astype(object)), (_GF, bits)]
     parts = await deal(session, items)
     in_gf = _GF.lincomb([1] * len(parts), [p[1] for p in parts])
-    return await _xor_all(session, [p[0] for p in parts]), in_gf
+    return await xor_bits(session, [p[0] for p in parts]), in_gf
 
 
 async def random_bits(session: Session, shape: int | tuple[int, ...]) -> Shared:
@@ -149,7 +152,7 @@ async def random_bits(session: Session, shape: int | tuple[int, ...]) -> Shared:
     return Shared(session.field, in_p.reshape(shape), 1, 0)
 
 
-async def _xor_all(session: Session, bits: list[np.ndarray]) -> np.ndarray:
+async def xor_bits(session: Session, bits: list[np.ndarray]) -> np.ndarray:
     """XOR of GF(p)-shared bits as a balanced tree: x ^ y = x + y - 2xy."""
     field = session.field
     while len(bits) > 1:

@@ -11,13 +11,20 @@ PRSS keys are agreed in a round of their own (:meth:`Session.setup`), or, after
 starts by pooling its aggregates with :func:`~mpcstats.protocols.sharing.input_all`), which saves
 that round. Until the keys have arrived, reading :attr:`Session.prss` is an error, not None, so
 no protocol silently falls back to interactive randomness.
+
+:meth:`Session.together` runs independent protocols side by side with their rounds merged: the
+r-th message to a peer carries every protocol's r-th message to it, so the whole costs the
+rounds of the longest protocol, and still one message per peer per round.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -136,7 +143,27 @@ class Session:
         """One round: send each peer its payload, then receive from the ``expect``ed peers.
 
         ``all_to_all`` declares that every party sends to and expects from every other party in
-        this round; the first such round carries the PRSS keys of :meth:`prepare_setup`."""
+        this round; the first such round carries the PRSS keys of :meth:`prepare_setup`. Inside
+        :meth:`together`, the round waits for the other protocols' rounds and travels with them.
+        """
+        merger = _MERGER.get()
+        if merger is not None and merger.session is self:
+            return await merger.exchange(outgoing, expect, all_to_all)
+        return await self._exchange_now(outgoing, expect, all_to_all)
+
+    async def together(self, *programs: Coroutine[Any, Any, Any]) -> list[Any]:
+        """The results of independent protocols run side by side, their rounds merged.
+
+        Each merged round waits until every unfinished protocol has its next round ready, then
+        sends each peer one message holding all of them. The protocols must not depend on each
+        other's progress. Between rounds they resume in argument order at every party, so their
+        local draws (private or PRSS randomness) keep the same order everywhere.
+        """
+        return await _Merger(self).run(programs)
+
+    async def _exchange_now(
+        self, outgoing: Mapping[int, Payload], expect: Iterable[int], all_to_all: bool
+    ) -> dict[int, Payload]:
         deal = self._deal if all_to_all else None
         if deal is not None:
             outgoing = {j: [*payload, deal.keys_for(j)] for j, payload in outgoing.items()}
@@ -220,3 +247,101 @@ class _KeyDeal:
                 keys[a] = data[offsets[d] : offsets[d] + 32].tobytes()
                 offsets[d] += 32
         return keys
+
+
+_MERGER: contextvars.ContextVar[_Merger | None] = contextvars.ContextVar("merger", default=None)
+
+
+@dataclass
+class _Round:
+    """One protocol's next round inside :meth:`Session.together`."""
+
+    outgoing: Mapping[int, Payload]
+    expect: set[int]
+    all_to_all: bool
+    reply: asyncio.Future[dict[int, Payload]]
+
+
+class _Merger:
+    """Runs :meth:`Session.together`: protocols as tasks whose rounds it sends as one.
+
+    A merged message to a peer starts with a uint8 header, each protocol's number of arrays in
+    it (in argument order, 0 when it sends that peer nothing), followed by those arrays.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.waiting: dict[int, _Round] = {}
+        self.changed = asyncio.Event()
+
+    async def exchange(
+        self, outgoing: Mapping[int, Payload], expect: Iterable[int], all_to_all: bool
+    ) -> dict[int, Payload]:
+        index = _PROGRAM.get()
+        reply = asyncio.get_running_loop().create_future()
+        self.waiting[index] = _Round(outgoing, set(expect), all_to_all, reply)
+        self.changed.set()
+        return await reply
+
+    async def run(self, programs: tuple[Coroutine[Any, Any, Any], ...]) -> list[Any]:
+        tasks = [self._start(index, program) for index, program in enumerate(programs)]
+        try:
+            while True:
+                running = [i for i, task in enumerate(tasks) if not task.done()]
+                failed = [task for task in tasks if task.done() and task.exception()]
+                if failed:
+                    raise failed[0].exception()  # type: ignore[misc]
+                if not running:
+                    return [task.result() for task in tasks]
+                if len(self.waiting) == len(running):
+                    await self._merged_round()
+                else:  # until a protocol finishes or has its next round ready
+                    self.changed.clear()
+                    changed = asyncio.ensure_future(self.changed.wait())
+                    try:
+                        await asyncio.wait(
+                            [*(tasks[i] for i in running), changed],
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                    finally:
+                        changed.cancel()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _start(self, index: int, program: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        context = contextvars.copy_context()
+        context.run(_MERGER.set, self)
+        context.run(_PROGRAM.set, index)
+        return asyncio.get_running_loop().create_task(program, context=context)
+
+    async def _merged_round(self) -> None:
+        rounds = sorted(self.waiting.items())
+        self.waiting = {}
+        peers = {j for _, r in rounds for j in r.outgoing}
+        outgoing = {}
+        for j in peers:
+            parts = [list(r.outgoing.get(j, [])) for _, r in rounds]
+            if max(len(p) for p in parts) > 255:
+                raise ProtocolError("a merged round carries at most 255 arrays per protocol")
+            header = np.array([len(p) for p in parts], dtype=np.uint8)
+            outgoing[j] = [header, *(a for p in parts for a in p)]
+        expect = set().union(*(r.expect for _, r in rounds))
+        all_to_all = any(r.all_to_all for _, r in rounds)
+        received = await self.session.exchange(outgoing, expect, all_to_all=all_to_all)
+        replies = [{} for _ in rounds]  # type: list[dict[int, Payload]]
+        for j, payload in received.items():
+            counts = [int(c) for c in payload[0]]
+            if len(counts) != len(rounds) or sum(counts) != len(payload) - 1:
+                raise ProtocolError(f"party {j} merged a different set of protocols")
+            start = 1
+            for k, count in enumerate(counts):
+                if j in rounds[k][1].expect:
+                    replies[k][j] = payload[start : start + count]
+                start += count
+        for (_, r), reply in zip(rounds, replies, strict=True):
+            r.reply.set_result(reply)
+
+
+_PROGRAM: contextvars.ContextVar[int] = contextvars.ContextVar("program", default=0)

@@ -77,39 +77,61 @@ async def suppress(session: Session, counts: Shared, k: int) -> Shared:
 
 
 async def _complete_lines(session: Session, table: Shared, flags: Shared, axis: int) -> Shared:
-    """In each line with exactly one flag, also flag its smallest unflagged cell."""
+    """In each line with exactly one flag, also flag its smallest unflagged cell (the first
+    of them, when several tie)."""
     lines = table if axis == 1 else table.T
     line_flags = flags if axis == 1 else flags.T
     width = lines.shape[1]
     if width < 2:
         return flags
-    big = 1 << lines.bits
-    hidden = await P.mul(session, line_flags, lines * 0 + big)  # flagged cells drop out of the min
-    candidates = lines + hidden.with_bits(lines.bits + 1)
-    smallest = await _row_minimum(session, candidates)
-    repeated = P.concatenate([smallest] * width).reshape(width, -1).T
-    is_min = await P.eq(session, candidates.reshape(-1), repeated.reshape(-1))
-    single = await P.eq(session, line_flags.sum(axis=1), line_flags.sum(axis=1) * 0 + 1)
+    # flagged cells drop out of the minimum: they are lifted above every count (local)
+    candidates = (lines + line_flags * (1 << lines.bits)).with_bits(lines.bits + 1)
+    flagged = line_flags.sum(axis=1)
+    smallest, single = await session.together(
+        _first_minimum(session, candidates), P.eq(session, flagged, flagged * 0 + 1)
+    )
     singles = P.concatenate([single] * width).reshape(width, -1).T
-    extra = await P.mul(session, is_min.reshape(*lines.shape), singles)
-    merged = (line_flags + extra - await P.mul(session, line_flags, extra)).with_bits(1)
+    extra = await P.mul(session, smallest, singles)
+    # in a line with one flag the smallest candidate is unflagged, so extra adds a new flag
+    merged = (line_flags + extra).with_bits(1)
     return merged if axis == 1 else merged.T
 
 
-async def _row_minimum(session: Session, rows: Shared) -> Shared:
-    """The minimum of each row of a matrix, all rows together (log2(width) comparison layers)."""
-    current = rows
-    while current.shape[1] > 1:
-        half = current.shape[1] // 2
-        left, right = current[:, :half], current[:, half : 2 * half]
-        smaller = await P.minimum(session, left.reshape(-1), right.reshape(-1))
-        smaller = smaller.reshape(current.shape[0], half)
-        if current.shape[1] % 2:
-            rest = current[:, 2 * half :]
-            joined = np.concatenate([smaller.share, rest.share], axis=1)
-            smaller = Shared(current.field, joined, current.bits, current.frac)
-        current = smaller
-    return current[:, 0]
+async def _first_minimum(session: Session, rows: Shared) -> Shared:
+    """For each row of a matrix, a one-hot row marking the first position of its minimum.
+
+    A tournament of adjacent pairs, all rows together, so the left of a pair always holds the
+    earlier positions and wins ties. Each layer is one comparison and one product round, which
+    carries the winners' values and their one-hot vectors together.
+    """
+    field, (count, width) = rows.field, rows.shape
+    values = rows.share  # (count, m) candidates left
+    onehot = np.empty((count, width, width), dtype=object)  # (count, m, width)
+    onehot[...] = np.eye(width, dtype=np.int64)  # public: every party holds the constant
+    while values.shape[1] > 1:
+        pairs = values.shape[1] // 2
+        left, right = values[:, 0 : 2 * pairs : 2], values[:, 1 : 2 * pairs : 2]
+        left_hot, right_hot = onehot[:, 0 : 2 * pairs : 2], onehot[:, 1 : 2 * pairs : 2]
+        first = await P.le(
+            session, Shared(field, left.ravel(), rows.bits), Shared(field, right.ravel(), rows.bits)
+        )
+        # winner = right + first * (left - right), for the values and the one-hot vectors
+        moves = np.concatenate(
+            [
+                field.sub(left, right).ravel(),
+                np.moveaxis(field.sub(left_hot, right_hot), 2, 0).ravel(),
+            ]
+        )
+        factors = P.concatenate([first] * (width + 1))
+        moved = (await P.mul(session, factors, Shared(field, moves, rows.bits + 1))).share
+        size = count * pairs
+        won = field.add(right, moved[:size].reshape(count, pairs))
+        won_hot = field.add(right_hot, np.moveaxis(moved[size:].reshape(width, count, pairs), 0, 2))
+        if values.shape[1] % 2:  # the odd last entry waits for the next layer
+            won = np.concatenate([won, values[:, -1:]], axis=1)
+            won_hot = np.concatenate([won_hot, onehot[:, -1:]], axis=1)
+        values, onehot = won, won_hot
+    return Shared(field, onehot[:, 0], 1)
 
 
 async def gate_at_least(
