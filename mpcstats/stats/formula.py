@@ -67,15 +67,18 @@ class Design:
 
     def matrix(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(X, y) for these rows, as float64 (values on the schema's grid are exact)."""
-        blocks = [np.ones((len(rows), 1))] if self.intercept else []
+        x = np.empty((len(rows), len(self.names)))  # filled column by column: one copy
+        position = 0
+        if self.intercept:
+            x[:, 0] = 1.0
+            position = 1
         for term in self.terms:
             columns = [self._factor_columns(f, rows) for f in term]
             for combination in itertools.product(*[range(c.shape[1]) for c in columns]):
-                product = np.ones(len(rows))
-                for c, index in zip(columns, combination, strict=True):
-                    product = product * c[:, index]
-                blocks.append(product[:, None])
-        x = np.hstack(blocks) if blocks else np.zeros((len(rows), 0))
+                x[:, position] = columns[0][:, combination[0]]
+                for c, index in zip(columns[1:], combination[1:], strict=True):
+                    x[:, position] *= c[:, index]
+                position += 1
         return x, rows[self.response].to_numpy(dtype=np.float64)
 
     def _factor_columns(self, factor: _Factor, rows: pd.DataFrame) -> np.ndarray:

@@ -1297,7 +1297,12 @@ class Study(abc.ABC):
             return full, in_database
         rows, _ = self._rows(frame, where, design.columns)
         x, y = design.matrix(rows)
-        z = np.rint(np.column_stack([x, y]) / steps).astype(np.int64)
+        ones_z = np.empty((len(rows), x.shape[1] + 2))  # [1, X, y] on the grid, in one buffer
+        ones_z[:, 0] = 1.0
+        np.divide(x, steps[:-1], out=ones_z[:, 1:-1])
+        np.divide(y, steps[-1], out=ones_z[:, -1])
+        np.rint(ones_z, out=ones_z)  # integers, exact in float64
+        z = ones_z[:, 1:]
         d = z.shape[1] - 1
 
         def in_memory(coefficients: np.ndarray) -> list[float]:
@@ -1305,7 +1310,7 @@ class Study(abc.ABC):
             weighted = z[:, :d] * residuals[:, None]
             return [float(residuals @ residuals), *(weighted.T @ weighted).ravel()]
 
-        return _exact_gram(np.column_stack([np.ones(len(z), np.int64), z])), in_memory
+        return _exact_gram(ones_z), in_memory
 
     def _design_grid(self, design: Any) -> tuple[np.ndarray, np.ndarray]:
         """Grid step and largest |value| in steps of every design column and the response
@@ -1565,17 +1570,18 @@ def _moments(grid: np.ndarray, weights: np.ndarray | None, bits: int) -> list[in
 
 
 def _exact_gram(z: np.ndarray) -> np.ndarray:
-    """Z'Z of an integer matrix, exactly, as Python ints.
+    """Z'Z of an integer matrix (int64, or float64 holding integers), exactly, as Python ints.
 
     BLAS float64 products are exact while every partial sum is an integer below 2^53, whatever
     the order of summation: values of b bits go in blocks of 2^(52 - 2b) rows, and values wider
     than 20 bits are split into two halves first (Z = H 2^h + L)."""
-    bits = int(np.abs(z).max()).bit_length() if z.size else 0
+    bits = int(max(z.max(), -z.min())).bit_length() if z.size else 0  # no |z| temporary
+    if bits <= 20:
+        return _float_products(z, z, 1 << (52 - 2 * bits))
+    z = z.astype(np.int64)
     if bits > 31:
         wide = z.astype(object)
         return np.asarray(wide.T @ wide, dtype=object)
-    if bits <= 20:
-        return _float_products(z, z, 1 << (52 - 2 * bits))
     half = (bits + 1) // 2
     high, low = z >> half, z & ((1 << half) - 1)  # |high|, low < 2^half
     block = 1 << (52 - 2 * half)
@@ -1591,7 +1597,8 @@ def _float_products(a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
     """A'B of integer matrices by float64 products over blocks of ``block`` rows, each exact."""
     total = np.zeros((a.shape[1], b.shape[1]), dtype=np.int64).astype(object)
     for start in range(0, len(a), block):
-        part = a[start : start + block].astype(np.float64).T @ b[start : start + block]
+        rows = slice(start, start + block)
+        part = np.asarray(a[rows], np.float64).T @ np.asarray(b[rows], np.float64)
         total = total + part.astype(np.int64).astype(object)
     return total
 
