@@ -31,7 +31,7 @@ __all__ = ["LocalSimulator", "RunResult"]
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """What each party's program returned, and each party's communication."""
 
@@ -39,6 +39,14 @@ class RunResult:
     stats: list[Stats]
     t: int = 1
     output_degree: int = 2  # of the parties' output shares: 2t with PRSS, else t
+
+    def __repr__(self) -> str:
+        # the outputs are shares, never shown; asyncio also formats a finished task's result
+        # into a discarded message at every asyncio.run, which cost milliseconds per call
+        return (
+            f"RunResult(parties={len(self.outputs)}, rounds={self.rounds}, "
+            f"output_degree={self.output_degree})"
+        )
 
     @property
     def rounds(self) -> int:

@@ -112,9 +112,11 @@ def test_reprs_do_not_show_shares_or_keys() -> None:
         x = await P.input(s, owned(s, 0, np.array([123456789])), owner=0, bits=32)
         return [repr(x), repr(s), repr(s.prss)]
 
-    texts = run(3, program).outputs[0]
+    result = run(3, program)
+    texts = result.outputs[0]
     assert all("123456789" not in text for text in texts)
     assert "hidden" in texts[2]
+    assert repr(result) == "RunResult(parties=3, rounds=2, output_degree=2)"  # setup, input
 
 
 def test_truncation_openings_do_not_depend_on_the_input() -> None:
