@@ -1,7 +1,8 @@
 """Write mpcstats/core/_primes.py: the largest prime below 2^bits for every multiple of 64 bits
 from 128 to 8192, found by the same descending search as mpcstats.core.field.search_prime.
 
-Usage: .venv/bin/python scripts/find_primes.py > mpcstats/core/_primes.py
+Usage (not straight into the table, which mpcstats imports while the search runs):
+    .venv/bin/python scripts/find_primes.py > primes.py && mv primes.py mpcstats/core/_primes.py
 About an hour on one core, most of it above 6,000 bits; tests/test_core.py checks the table.
 """
 
@@ -14,7 +15,8 @@ from mpcstats.core.field import search_prime
 
 LOW, HIGH, STEP = 128, 8192, 64
 
-HEADER = '''"""The largest prime below 2^bits for every multiple of 64 bits from 128 to 8192: the offset c
+HEADER = '''\
+"""The largest prime below 2^bits for every multiple of 64 bits from 128 to 8192: the offset c
 of each prime 2^bits - c. Written by scripts/find_primes.py, which ran the descending search of
 :func:`mpcstats.core.field.search_prime` (about an hour in all). Searching at run time took up to
 a minute per process at the widths of the d = 50 models, in every party's daemon.
