@@ -18,6 +18,7 @@ test: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check mpcstats tests benchmarks examples
+	$(BIN)/ruff format --check mpcstats tests benchmarks examples
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed

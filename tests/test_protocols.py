@@ -452,9 +452,7 @@ def test_protocols_run_together_in_the_rounds_of_the_longest(n: int) -> None:
         async def nested() -> list[P.Shared]:
             return await s.together(P.mul(s, x, x), P.lt(s, y, x))
 
-        product, less, (square, greater) = await s.together(
-            P.mul(s, x, y), P.lt(s, x, y), nested()
-        )
+        product, less, (square, greater) = await s.together(P.mul(s, x, y), P.lt(s, x, y), nested())
         rounds, messages = s.stats.rounds - start, s.stats.messages_sent - sent
         opened = [await P.open(s, v) for v in (product, less, square, greater)]
         return [[int(v) for v in o] for o in opened], alone, rounds, messages

@@ -142,9 +142,7 @@ def test_a_single_count_passes_a_product_gate_and_nothing_is_opened(k: int) -> N
     where = "age >= 89 and sex == 'F'"
     true = int(((pooled.age >= 89) & (pooled.sex == "F")).sum())
     assert true == 5  # the design: one side of the boundary for each k
-    study = mpcstats.LocalSimulator(
-        frames, schema=SCHEMA, policy=Policy(k=k), record_openings=True
-    )
+    study = mpcstats.LocalSimulator(frames, schema=SCHEMA, policy=Policy(k=k), record_openings=True)
     result = study.count(where=where)
     if k <= true:
         assert result.counts.iloc[0] == true and not result.notes

@@ -249,7 +249,9 @@ class _KeyDeal:
         return keys
 
 
+# inside Session.together: the merger a protocol's rounds go to, and the protocol's position
 _MERGER: contextvars.ContextVar[_Merger | None] = contextvars.ContextVar("merger", default=None)
+_PROGRAM: contextvars.ContextVar[int] = contextvars.ContextVar("program", default=0)
 
 
 @dataclass
@@ -330,7 +332,7 @@ class _Merger:
         expect = set().union(*(r.expect for _, r in rounds))
         all_to_all = any(r.all_to_all for _, r in rounds)
         received = await self.session.exchange(outgoing, expect, all_to_all=all_to_all)
-        replies = [{} for _ in rounds]  # type: list[dict[int, Payload]]
+        replies: list[dict[int, Payload]] = [{} for _ in rounds]
         for j, payload in received.items():
             counts = [int(c) for c in payload[0]]
             if len(counts) != len(rounds) or sum(counts) != len(payload) - 1:
@@ -342,6 +344,3 @@ class _Merger:
                 start += count
         for (_, r), reply in zip(rounds, replies, strict=True):
             r.reply.set_result(reply)
-
-
-_PROGRAM: contextvars.ContextVar[int] = contextvars.ContextVar("program", default=0)
