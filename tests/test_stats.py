@@ -186,6 +186,13 @@ def test_quantiles_need_k_records_on_each_side(
     assert np.isnan(values[0.0]) and np.isnan(values[1.0]) and not np.isnan(values[0.5])
 
 
+def test_no_quantile_level_still_releases_n(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    result = make_study(hospitals, schema=SCHEMA).quantiles("age", [])
+    assert result.values.empty and result.n == len(_pooled(hospitals))
+
+
 def test_extremes_follow_the_policy(
     hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
 ) -> None:

@@ -918,7 +918,8 @@ class Study(abc.ABC):
             grid = spec.grid(rows[column].to_numpy(np.float64))
             at_or_below = _cumulative_counts(grid, rows, lo_grid, width)
             # every search starts on the whole grid: its first counts are pooled with n
-            plan = _search_digits(width, 2 * len(levels))  # the most searches n can need
+            # the most searches n can need (at least one: with no level asked, n is released)
+            plan = _search_digits(width, max(2 * len(levels), 1))
             first = _probes(np.array([lo_grid]), *plan[0])
             local = np.concatenate([[_size(rows)], at_or_below(first.ravel())])
             pooled_first = await pool(session, local, COUNT_BITS)
@@ -1485,9 +1486,10 @@ def _cumulative_counts(
 
 def _search_digits(width: int, searches: int, budget: int = 512) -> list[tuple[int, int]]:
     """The steps of a (2^b)-ary search over 2^width values: (b, bits still unknown) per step.
-    Each step compares 2^b - 1 probes per search in one batch, and b is as large as the
-    ``budget`` of comparisons per step allows, so a 16-bit search takes 2 steps, not 16."""
-    digit = max(1, min(width, int(np.log2(budget / max(searches, 1) + 1))))
+    Each step compares 2^b - 1 probes per search (``searches`` >= 1) in one batch, and b is as
+    large as the ``budget`` of comparisons per step allows, so a 16-bit search takes 2 steps,
+    not 16."""
+    digit = max(1, min(width, int(np.log2(budget / searches + 1))))
     steps = max(1, math.ceil(width / digit))
     digit = math.ceil(width / steps)  # spread the bits evenly over the steps
     plan, remaining = [], width
@@ -1495,7 +1497,7 @@ def _search_digits(width: int, searches: int, budget: int = 512) -> list[tuple[i
         step = min(digit, remaining)
         plan.append((step, remaining))
         remaining -= step
-    return plan if searches else []
+    return plan
 
 
 def _probes(low: np.ndarray, digit_bits: int, remaining: int) -> np.ndarray:
