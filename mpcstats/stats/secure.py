@@ -152,25 +152,28 @@ async def gate_at_least(
 async def at_least_public(session: Session, n: Shared, k: int, label: str) -> np.ndarray:
     """Whether each count n is at least k, opened to the parties: only that bit is revealed,
     as the opened gate is 0 or a uniform non-zero element."""
-    (gate,), degree = await _revealable(session, await _gated_products(session, n, [], k))
-    opened = await open_elements(session, session.field, gate, degree=degree, label=label)
-    assert opened is not None
-    return np.asarray(opened, dtype=object) != 0
+    (gate,) = await _opened_gate(session, n, [], k, label)
+    return np.asarray(gate, dtype=object) != 0
 
 
 async def open_if_at_least(session: Session, n: Shared, k: int, label: str) -> list[int | None]:
     """Each count n opened to the parties where it is at least k, None elsewhere. One opening of
     the gate z and of z * n: z is 0 or a uniform non-zero element, so a count below k and the
     reason a count was withheld stay hidden beyond the verdict itself."""
-    products = await _gated_products(session, n, [n.share], k)
-    shares, degree = await _revealable(session, products)
+    gate, gated = await _opened_gate(session, n, [n.share], k, label)
+    passed, (counts,) = open_gate(session.field, {"gate": gate, "gated0": gated}, 1)
+    return [int(c) if ok else None for ok, c in zip(passed.tolist(), counts.tolist(), strict=True)]
+
+
+async def _opened_gate(
+    session: Session, n: Shared, values: list[np.ndarray], k: int, label: str
+) -> list[np.ndarray]:
+    """The gate z and z * v for each of ``values``, opened to the parties in one opening."""
+    shares, degree = await _revealable(session, await _gated_products(session, n, values, k))
     field = session.field
     opened = await open_elements(session, field, np.stack(shares), degree=degree, label=label)
     assert opened is not None
-    return [
-        int(gated) * field.inverse(int(gate)) % field.order if gate else None
-        for gate, gated in zip(opened[0].tolist(), opened[1].tolist(), strict=True)
-    ]
+    return list(opened)
 
 
 async def _gated_products(
