@@ -307,3 +307,19 @@ def test_local_moments_are_exact_for_wide_values() -> None:
         exact = grid.astype(object)
         bits = top.bit_length()
         assert _moments(grid, None, bits) == [len(grid), exact.sum(), (exact * exact).sum()]
+
+
+def test_local_moments_of_float_grids_are_exact_beyond_float64_sums() -> None:
+    """The float64 path adds in blocks: one BLAS dot over the first grid would round (its sum
+    of squares is near 2^59), and values too wide for exact float64 squares take the int64
+    path."""
+    from mpcstats.stats.study import _moments
+
+    rng = np.random.default_rng(2)
+    for low, top, rows in ((2**20, 2**21 - 1, 200_000), (-(2**26), 2**26, 20_000), (0, 2**40, 9)):
+        grid = rng.integers(low, top + 1, rows)
+        exact = grid.astype(object)
+        expected = [rows, exact.sum(), (exact * exact).sum()]
+        assert _moments(grid.astype(np.float64), None, top.bit_length()) == expected
+    wide = rng.integers(2**20, 2**21, 200_000).astype(np.float64)
+    assert int(np.dot(wide, wide)) != (wide.astype(np.int64).astype(object) ** 2).sum()

@@ -184,7 +184,12 @@ def _exponent_factor(onehot: Shared, coefficients: list[float], frac: int) -> Sh
     field = onehot.field
     ints = [round(c * (1 << frac)) for c in coefficients]
     value = field.lincomb(ints, list(onehot.share))
-    return Shared(field, value, max(abs(v) for v in ints).bit_length() + 1, frac)
+    return Shared(field, value, _exponent_factor_bits(coefficients, frac), frac)
+
+
+def _exponent_factor_bits(coefficients: list[float], frac: int) -> int:
+    """The bits of :func:`_exponent_factor`'s value (public: the coefficients only)."""
+    return max(abs(round(c * (1 << frac))) for c in coefficients).bit_length() + 1
 
 
 async def reciprocal(session: Session, x: Shared, *, frac: int | None = None) -> Shared:

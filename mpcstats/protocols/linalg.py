@@ -20,7 +20,8 @@ parties themselves need the solution as a number:
 2. Scaled Newton-Schulz iteration X <- alpha X (2I - alpha A'X) from X0 = I / 2^ceil(log2 d),
    with public scalings alpha (:func:`_scalings`) that make the smallest eigenvalue of A'X grow
    four-fold per step until the error 1 - lambda contracts quadratically: 20 steps for d = 11
-   and a condition bound of 1e7 (33 without the scaling), ending below 2^-64.
+   and a condition bound of 1e7 (33 without the scaling), ending below 2^-48, far
+   under the 1e-9 a solve promises.
 3. A^-1 = S X S, and x = A^-1 b.
 
 Each iteration is two fixed-point matrix products whose truncation masks are all drawn in one
@@ -53,7 +54,13 @@ from mpcstats._errors import ConfigurationError, SingularMatrixError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.comparison import ltz
-from mpcstats.protocols.fixedpoint import _exponent_factor, mask_pools, matmul, mul
+from mpcstats.protocols.fixedpoint import (
+    _exponent_factor,
+    _exponent_factor_bits,
+    mask_pools,
+    matmul,
+    mul,
+)
 from mpcstats.protocols.masks import Masks
 from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
@@ -61,6 +68,7 @@ from mpcstats.protocols.shared import Shared, concatenate
 from mpcstats.protocols.sharing import random_field
 
 __all__ = [
+    "Prepared",
     "SpdSolver",
     "field_inverse",
     "hadamard_bits",
@@ -164,6 +172,23 @@ def spd_field_bits(
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A solve's public schedule (:meth:`SpdSolver.prepare`): the system it is for, whether it
+    starts warm, its Newton-Schulz scalings, the bounds it relies on, and its mask batches."""
+
+    system: tuple[int, tuple[int, int], tuple[int, int] | None]  # d, A's and b's (bits, scale)
+    warm: bool
+    scalings: list[int]
+    upper: float
+    lower: float
+    bound: int
+    scaled_bits: int
+    inverse_frac: int
+    solution_frac: int | None
+    batches: list[tuple[int, int, int]]
+
+
+@dataclass(frozen=True)
 class _Inverse:
     """A solve's state: X ~ (S A S)^-1 at scale ``work``, S S' exactly at scale 2 ``work``, and
     public bounds on S A S: its entries are below ``upper`` and its eigenvalues above ``lower``."""
@@ -194,75 +219,130 @@ class SpdSolver:
         self._last: _Inverse | None = None
         self.warm_starts = 0  # how many solves started from the previous inverse
 
-    async def solve(
-        self, a: Shared, b: Shared, *, drift: float = math.inf, frac: int | None = None
-    ) -> Shared:
-        """x with A x = b, at b's scale unless ``frac`` is given."""
-        d = a.shape[0]
-        if b.shape != (d,):
-            raise ConfigurationError(f"solve_spd needs a vector of length {d}, got {b.shape}")
-        out = b.frac if frac is None else frac
-        _, solution = await self._run(a, drift, self._inverse_scale(a, None), (b, out))
-        assert solution is not None
-        return solution
-
-    async def inverse(
-        self, a: Shared, *, drift: float = math.inf, frac: int | None = None
-    ) -> Shared:
-        """A^-1. The default scale, ``work`` plus the bits of A's largest entry, keeps ``work``
-        significant bits even in entries as small as 1 / max|A_ij|."""
-        inverse, _ = await self._run(a, drift, self._inverse_scale(a, frac), None)
-        return inverse
-
-    def _inverse_scale(self, a: Shared, frac: int | None) -> int:
-        return self.work + max(a.bits - a.frac, 0) if frac is None else frac
-
-    async def _run(
-        self, a: Shared, drift: float, inverse_frac: int, rhs: tuple[Shared, int] | None
-    ) -> tuple[Shared, Shared | None]:
-        """A^-1 at scale ``inverse_frac`` and, for ``rhs`` = (b, scale), A^-1 b. The masks of
-        every product after the scaling (S A S, the iteration, S X S, A^-1 b) are dealt in one
-        round."""
-        session, work, d = self.session, self.work, a.shape[0]
-        if a.shape != (d, d):
-            raise ConfigurationError(f"an SPD matrix is square, got shape {a.shape}")
+    def prepare(
+        self,
+        d: int,
+        a: tuple[int, int],
+        b: tuple[int, int] | None = None,
+        *,
+        drift: float = math.inf,
+        frac: int | None = None,
+    ) -> Prepared:
+        """The public schedule of the next solve (``b`` given) or inverse (``b`` None) of a
+        d x d system whose entries have ``a`` = (bits, scale), with a right-hand side of ``b`` =
+        (bits, scale); ``drift`` and ``frac`` as for :meth:`solve` and :meth:`inverse`.
+        :meth:`deal` draws its masks, which lets a caller deal them in the round that pools
+        A and b (:meth:`~mpcstats.protocols.Session.together`) instead of one of their own."""
+        a_bits, a_frac = a
+        inverse_frac = self.work + max(a_bits - a_frac, 0)  # see inverse()
+        if b is None and frac is not None:
+            inverse_frac = frac
         cold = _scalings(1 / (8 * d * self.condition), 1.0)
         warm = self._warm_plan(drift, len(cold))
         if warm is None:
             scalings, upper, lower = cold, 1.0, 1 / (4 * self.condition)
-            s = await _jacobi_scaling(session, a, work)
-            outer = await mul(session, s.reshape(d, 1), s.reshape(1, d), frac=2 * work)  # exact
-            start = (1 << work) >> math.ceil(math.log2(d))  # X0 = I / 2^ceil(log2 d), exactly
-            eye = np.eye(d, dtype=np.int64).astype(object) * start
-            x = Shared(a.field, a.field.array(eye), work + 1, work)
+            outer_bits = 2 * _jacobi_factor_bits(a_bits, a_frac, self.work)
         else:
             (scalings, upper, lower), last = warm, self._last
             assert last is not None
-            outer, x = last.outer, last.x
-            self.warm_starts += 1
+            outer_bits = last.outer.bits
+        work = self.work
         # |X_ij| <= ||X|| <~ 1 / lower and |(A'Y)_ij| <= ||A'|| ||Y|| < 2 d upper / lower
         bound = work + math.ceil(math.log2(2 * d * upper / lower)) + 1
         scaled_bits = work + 1 + max(math.ceil(math.log2(upper)), 0)  # entries below upper
         widest = max(scaled_bits, bound + 1) + bound + _SCALE_BITS + 1 + d.bit_length()
         inverse_shift = 3 * work - inverse_frac  # X (work) times S S' (2 work)
         batches = [
-            (d * d, a.bits + outer.bits, a.frac + work),
+            (d * d, a_bits + outer_bits, a_frac + work),
             (2 * len(scalings) * d * d, widest, work + _SCALE_BITS),
-            (d * d, bound + outer.bits, inverse_shift),
+            (d * d, bound + outer_bits, inverse_shift),
         ]
-        if rhs is not None:
-            inverse_bits = bound + outer.bits - inverse_shift + 1
-            b, out = rhs
-            batches.append((d, inverse_bits + b.bits + d.bit_length(), inverse_frac + b.frac - out))
-        pools = await mask_pools(session, batches)
+        solution_frac = None
+        if b is not None:
+            b_bits, b_frac = b
+            solution_frac = b_frac if frac is None else frac
+            inverse_bits = bound + outer_bits - inverse_shift + 1
+            batches.append(
+                (d, inverse_bits + b_bits + d.bit_length(), inverse_frac + b_frac - solution_frac)
+            )
+        return Prepared(
+            (d, a, b), warm is not None, scalings, upper, lower, bound, scaled_bits,
+            inverse_frac, solution_frac, batches,
+        )  # fmt: skip
+
+    async def deal(self, prepared: Prepared) -> list[Masks]:
+        """The masks of a prepared solve's products, in one round."""
+        return await mask_pools(self.session, prepared.batches)
+
+    async def solve(
+        self,
+        a: Shared,
+        b: Shared,
+        *,
+        drift: float = math.inf,
+        frac: int | None = None,
+        ahead: tuple[Prepared, list[Masks]] | None = None,
+    ) -> Shared:
+        """x with A x = b, at b's scale unless ``frac`` is given; ``ahead``: its schedule and
+        masks, prepared and dealt already (:meth:`prepare`)."""
+        d = a.shape[0]
+        if b.shape != (d,):
+            raise ConfigurationError(f"solve_spd needs a vector of length {d}, got {b.shape}")
+        if ahead is None:
+            prepared = self.prepare(d, _format(a), _format(b), drift=drift, frac=frac)
+            ahead = prepared, await self.deal(prepared)
+        _, solution = await self._run(a, b, *ahead)
+        assert solution is not None
+        return solution
+
+    async def inverse(
+        self,
+        a: Shared,
+        *,
+        drift: float = math.inf,
+        frac: int | None = None,
+        ahead: tuple[Prepared, list[Masks]] | None = None,
+    ) -> Shared:
+        """A^-1. The default scale, ``work`` plus the bits of A's largest entry, keeps ``work``
+        significant bits even in entries as small as 1 / max|A_ij|. ``ahead`` as for
+        :meth:`solve`."""
+        if ahead is None:
+            prepared = self.prepare(a.shape[0], _format(a), drift=drift, frac=frac)
+            ahead = prepared, await self.deal(prepared)
+        inverse, _ = await self._run(a, None, *ahead)
+        return inverse
+
+    async def _run(
+        self, a: Shared, b: Shared | None, plan: Prepared, pools: list[Masks]
+    ) -> tuple[Shared, Shared | None]:
+        """A^-1 and, with b, A^-1 b, on the schedule and masks of ``plan``."""
+        session, work, d = self.session, self.work, a.shape[0]
+        if a.shape != (d, d):
+            raise ConfigurationError(f"an SPD matrix is square, got shape {a.shape}")
+        system = (d, _format(a), None if b is None else _format(b))
+        if plan.system != system:
+            raise ConfigurationError(f"the solve was prepared for {plan.system}, not {system}")
+        if plan.warm:
+            assert self._last is not None
+            outer, x = self._last.outer, self._last.x
+            self.warm_starts += 1
+        else:
+            s = await _jacobi_scaling(session, a, work)
+            outer = await mul(session, s.reshape(d, 1), s.reshape(1, d), frac=2 * work)  # exact
+            start = (1 << work) >> math.ceil(math.log2(d))  # X0 = I / 2^ceil(log2 d), exactly
+            eye = np.eye(d, dtype=np.int64).astype(object) * start
+            x = Shared(a.field, a.field.array(eye), work + 1, work)
         scaled = await mul(session, a, outer, frac=work, pool=pools[0])
-        x = await self._iterate(scaled.with_bits(scaled_bits), x, scalings, bound, pools[1])
-        self._last = _Inverse(x, outer, upper, lower)
-        inverse = await mul(session, x, outer, frac=inverse_frac, pool=pools[2])
-        if rhs is None:
+        x = await self._iterate(
+            scaled.with_bits(plan.scaled_bits), x, plan.scalings, plan.bound, pools[1]
+        )
+        self._last = _Inverse(x, outer, plan.upper, plan.lower)
+        inverse = await mul(session, x, outer, frac=plan.inverse_frac, pool=pools[2])
+        if b is None:
             return inverse, None
-        b, out = rhs
-        solution = await matmul(session, inverse, b.reshape(d, 1), frac=out, pool=pools[3])
+        solution = await matmul(
+            session, inverse, b.reshape(d, 1), frac=plan.solution_frac, pool=pools[3]
+        )
         return inverse, solution.reshape(d)
 
     def _warm_plan(self, drift: float, cold_steps: int) -> tuple[list[int], float, float] | None:
@@ -300,20 +380,36 @@ async def _jacobi_scaling(session: Session, a: Shared, work: int) -> Shared:
     s = 2^((frac - e) / 2), an integer power as e - frac is even. Half the comparisons of a
     full bit length, and the bound is the same.
     """
-    field, d, k = a.field, a.shape[0], a.bits
-    diagonal = Shared(field, np.diagonal(a.share).copy(), k, 0)
-    tops = list(range(a.frac % 2, k + 2, 2))  # bucket tops e; A_ii >= 1 lies below 2^tops[-1]
+    field, d = a.field, a.shape[0]
+    diagonal = Shared(field, np.diagonal(a.share).copy(), a.bits, 0)
+    tops, factors = _jacobi_buckets(a.bits, a.frac)
     below = await ltz(session, concatenate([diagonal - (1 << e) for e in tops[:-1]]))
     b = below.share.reshape(len(tops) - 1, d)
     buckets = [b[0]] + [field.sub(b[j] if j < len(b) else 1, b[j - 1]) for j in range(1, len(tops))]
-    factors = [2.0 ** ((a.frac - e) / 2) for e in tops]
     return _exponent_factor(Shared(field, np.stack(buckets), 1, 0), factors, work)
+
+
+def _format(x: Shared) -> tuple[int, int]:
+    return x.bits, x.frac
+
+
+def _jacobi_buckets(bits: int, frac: int) -> tuple[list[int], list[float]]:
+    """The bucket tops e (A_ii >= 1 lies below 2^e for the last) and each bucket's s."""
+    tops = list(range(frac % 2, bits + 2, 2))
+    return tops, [2.0 ** ((frac - e) / 2) for e in tops]
+
+
+def _jacobi_factor_bits(bits: int, frac: int, work: int) -> int:
+    """The bits of :func:`_jacobi_scaling`'s s, from public values only."""
+    _, factors = _jacobi_buckets(bits, frac)
+    return _exponent_factor_bits(factors, work)
 
 
 _JACOBI_STEPS = 7  # a cold start's comparison batch costs about as many rounds as 7 steps
 _MAX_DRIFT = 6.0  # e^6 = 403: larger drifts need scalings finer than 2^-12 (alpha < 2 / e^M)
 _DRIFT_BITS = 16  # warm starts allowed while the bounds on S A S have moved less than this
 _SCALE_BITS = 12  # the Newton-Schulz scalings are multiples of 2^-12
+_END_BITS = 48  # the iteration's own error ends below 2^-48, well under 1e-9 and the rounding
 
 
 def _scalings(low: float, high: float) -> list[int]:
@@ -326,14 +422,14 @@ def _scalings(low: float, high: float) -> list[int]:
     before x -> x (2 - x) maps it into [4ab / (a + b)^2, 1], so a small a grows four-fold per
     step instead of two-fold (the scaled iteration of Pan and Schreiber, 1991); alpha is rounded
     to a multiple of 2^-12 with alpha b < 2. Once alpha rounds to 1 the error 1 - a squares each
-    step; the schedule ends when the spectrum is within 2^-64 of 1. The interval is tracked in
-    256-bit floats, as errors far below double precision decide the last steps.
+    step; the schedule ends when the spectrum is within 2^-48 of 1 (``_END_BITS``). The interval
+    is tracked in 256-bit floats, as errors far below double precision decide the last steps.
     """
     one = 1 << _SCALE_BITS
     scalings: list[int] = []
     with gmpy2.context(gmpy2.get_context(), precision=256):
         a, b = gmpy2.mpfr(low), gmpy2.mpfr(high)
-        while max(1 - a, b - 1) > gmpy2.mpfr(2) ** -64:
+        while max(1 - a, b - 1) > gmpy2.mpfr(2) ** -_END_BITS:
             c = min(int(gmpy2.rint(2 / (a + b) * one)), int(gmpy2.ceil(2 * one / b)) - 1)
             lo, hi = a * c / one, b * c / one
             ends = (lo * (2 - lo), hi * (2 - hi))

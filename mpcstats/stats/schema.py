@@ -67,8 +67,13 @@ class Column:
 
     def grid(self, values: np.ndarray) -> np.ndarray:
         """Values as integer steps of the precision (exact for values on the declared grid)."""
+        return self.grid_floats(values).astype(np.int64)
+
+    def grid_floats(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`grid` left in float64, which holds integers below 2^53 exactly: sums over
+        such values can run in BLAS (and skip a conversion pass over the column)."""
         steps = np.divide(np.asarray(values, dtype=np.float64), self.precision)
-        return np.rint(steps, out=steps).astype(np.int64)
+        return np.rint(steps, out=steps)
 
     @property
     def grid_bits(self) -> int:
