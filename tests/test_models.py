@@ -259,6 +259,28 @@ def test_newton_solves_after_the_first_start_warm(model: str) -> None:
     assert study.last_run.rounds < 40 * (result.iterations + 1)
 
 
+def test_a_converged_fit_reuses_its_last_inverse_as_the_covariance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a last step that moved no weight by more than e^1e-9, the covariance is the inverse
+    that step computed: within 1e-9 of a fresh solve at the final coefficients, and cheaper."""
+    from mpcstats.stats import study as study_module
+
+    rng = np.random.default_rng(6)
+    frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((500, 300, 600))}
+    study = mpcstats.LocalSimulator(frames, schema=SMOKERS)
+    formula = "cancer ~ age + smoker + C(sex)"
+    reused = study.logit(formula)
+    assert study.last_run is not None
+    reused_rounds = study.last_run.rounds
+    monkeypatch.setattr(study_module, "_REUSED_HESSIAN_DRIFT", -1.0)  # always solve afresh
+    fresh = study.logit(formula)
+    assert reused_rounds < study.last_run.rounds
+    np.testing.assert_allclose(reused.cov_params(), fresh.cov_params(), rtol=1e-9)
+    ref = smf.logit(formula, pd.concat(frames.values(), ignore_index=True)).fit(disp=0)
+    np.testing.assert_allclose(reused.bse[ref.bse.index], ref.bse, rtol=1e-6)
+
+
 def test_logit_reports_separation_clearly(make_study: StudyFactory) -> None:
     rng = np.random.default_rng(3)
     frames = {}
