@@ -54,7 +54,12 @@ async def _open_shift(
 ) -> np.ndarray:
     """Open x + 2^k + r (r from ``mask``) and return shares of ~floor(x / 2^m)."""
     field = session.field
-    full = mask.full_2t if degree > session.t else field.add(mask.low, field.mul(mask.high, 1 << m))
+    if degree > session.t:
+        assert mask.full_2t is not None, "masks for a fused product"
+        full = mask.full_2t
+    else:
+        assert mask.low is not None, "masks for a truncation"
+        full = field.add(mask.low, field.mul(mask.high, 1 << m))
     masked = field.add(field.add(np.ravel(x_share), full), 1 << k)
     c = await open_elements(
         session, field, masked, degree=degree, label="masked value (truncation)"

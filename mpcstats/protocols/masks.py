@@ -35,7 +35,8 @@ _GF = GF256()
 class Masks:
     """This party's shares of the masks of a batch of ``count`` elements."""
 
-    low: np.ndarray  # GF(p), degree t: S = sum of contributors' m-bit parts
+    low: np.ndarray | None  # GF(p), degree t: S = sum of contributors' m-bit parts (None in
+    # the masks of fused products, which only ever use S + 2^m R at degree 2t)
     high: np.ndarray  # GF(p), degree t: R = sum of contributors' high parts
     low_bits: list[np.ndarray]  # per contributor, GF(2^8) bits of its m-bit part, (count, m)
     full_2t: np.ndarray | None  # GF(p), degree 2t: S + 2^m R (fused multiply-and-truncate)
@@ -45,14 +46,16 @@ class Masks:
     def take(self, count: int) -> Masks:
         """The next ``count`` masks of a pool drawn in one round (for truncations only)."""
         head = Masks(
-            self.low[:count],
+            None if self.low is None else self.low[:count],
             self.high[:count],
             [],
             None if self.full_2t is None else self.full_2t[:count],
             [],
             None,
         )
-        self.low, self.high = self.low[count:], self.high[count:]
+        self.high = self.high[count:]
+        if self.low is not None:
+            self.low = self.low[count:]
         if self.full_2t is not None:
             self.full_2t = self.full_2t[count:]
         return head
@@ -114,23 +117,23 @@ async def masks(
 
 async def product_masks(session: Session, batches: Sequence[tuple[int, int, int]]) -> list[Masks]:
     """Masks for fused products (:func:`~mpcstats.protocols.fixedpoint.mul`), one per batch
-    (count, m, high_bits), also shared at degree 2t; every batch in one dealing round."""
+    (count, m, high_bits): R at degree t and S + 2^m R at degree 2t (S itself is never used
+    alone, so it is not dealt); every batch in one dealing round."""
     field, t = session.field, session.t
     items: list[tuple[Field, np.ndarray]] = []
     if session.party in session.contributors:
         for count, m, high_bits in batches:
             low = session.stream.integers(m, count) if m else field.zeros(count)
             high = session.stream.integers(high_bits, count)
-            items += [(field, low), (field, high), (field, low + (high << m))]
-    parts = await deal(session, items, [t, t, 2 * t] * (len(items) // 3))
+            items += [(field, high), (field, low + (high << m))]
+    parts = await deal(session, items, [t, 2 * t] * (len(items) // 2))
     ones = [1] * len(parts)
 
     def summed(index: int) -> np.ndarray:
         return field.lincomb(ones, [p[index] for p in parts])
 
     return [
-        Masks(summed(3 * i), summed(3 * i + 1), [], summed(3 * i + 2), [], None)
-        for i in range(len(batches))
+        Masks(None, summed(2 * i), [], summed(2 * i + 1), [], None) for i in range(len(batches))
     ]
 
 
