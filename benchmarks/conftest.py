@@ -75,13 +75,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     write = terminalreporter.write_line
     write("")
-    write("operation            size   mpcstats s   elements/s   x numpy   MPyC s   MPyC/ours")
+    columns = "size   mpcstats s   elements/s   plain s   x plain   MPyC s   MPyC/ours"
+    write(f"operation            {columns}")
     for (op, size), seconds in sorted(ours.items()):
         plain = MEASURED["numpy"].get((op, size))
         mpyc = MEASURED["mpyc"].get((op, size))
         write(
             f"{op:<16}{size:>9}{seconds:>13.4f}{size / seconds:>13.0f}"
-            f"{(seconds / plain if plain else float('nan')):>10.0f}"
+            f"{(plain if plain else float('nan')):>10.4f}"
+            f"{(seconds / plain if plain else float('nan')):>10.2f}"
             f"{(mpyc if mpyc else float('nan')):>9.3f}"
             f"{(mpyc / seconds if mpyc else float('nan')):>12.1f}"
         )
