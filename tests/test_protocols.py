@@ -329,7 +329,8 @@ def test_coupled_newton_schulz_steps_are_as_accurate_in_fewer_rounds(
 
 def test_a_solve_dealt_ahead_shares_the_pooling_round() -> None:
     """The masks of a prepared solve travel with the round that inputs A and b: the solve then
-    costs one round less than alone, gives the same solution, and refuses another system."""
+    costs one round less than alone, gives the same solution, and refuses another system or a
+    second use."""
     rng = np.random.default_rng(8)
     design = rng.normal(size=(200, 5)) * rng.uniform(0.5, 5, size=5)
     a_plain, b_plain = design.T @ design, rng.normal(size=5)
@@ -352,6 +353,8 @@ def test_a_solve_dealt_ahead_shares_the_pooling_round() -> None:
         rounds_ahead = s.stats.rounds - before
         with pytest.raises(ConfigurationError, match="prepared for"):
             await solver.solve(a.with_bits(49), b, ahead=(plan, masks))
+        with pytest.raises(ConfigurationError, match="before another solve"):
+            await solver.solve(a, b, ahead=(plan, masks))  # the plan was used
         return await P.open(s, alone), await P.open(s, ahead), rounds_alone, rounds_ahead
 
     alone, ahead, rounds_alone, rounds_ahead = run(3, program, modulus_bits=320).outputs[0]

@@ -183,6 +183,7 @@ class Prepared:
     starts warm, its Newton-Schulz scalings, the bounds it relies on, and its mask batches."""
 
     system: tuple[int, tuple[int, int], tuple[int, int] | None]  # d, A's and b's (bits, scale)
+    after: int  # the number of solves run before it: a plan is for the next solve only
     warm: bool
     coupled: list[int]  # the scalings of the steps run coupled (one round each), then
     classic: list[int]  # those run as X <- alpha X (2I - alpha A'X) (two rounds each)
@@ -227,6 +228,7 @@ class SpdSolver:
         self._last: _Inverse | None = None
         self.warm_starts = 0  # how many solves started from the previous inverse
         self.last_inverse: Shared | None = None  # A^-1 of the last solve, as inverse() gives it
+        self._solves = 0
 
     def prepare(
         self,
@@ -283,8 +285,8 @@ class SpdSolver:
         # M = A'X has its spectrum in (0, high] throughout (each step maps it into (0, 1])
         m_bits = work + 2 + max(math.ceil(math.log2(high)), 0)
         return Prepared(
-            (d, a, b), warm is not None, coupled, classic, upper, lower, bound, scaled_bits,
-            m_bits, inverse_frac, solution_frac, batches,
+            (d, a, b), self._solves, warm is not None, coupled, classic, upper, lower, bound,
+            scaled_bits, m_bits, inverse_frac, solution_frac, batches,
         )  # fmt: skip
 
     async def deal(self, prepared: Prepared) -> list[Masks]:
@@ -339,6 +341,9 @@ class SpdSolver:
         system = (d, _format(a), None if b is None else _format(b))
         if plan.system != system:
             raise ConfigurationError(f"the solve was prepared for {plan.system}, not {system}")
+        if plan.after != self._solves:
+            raise ConfigurationError("the solve was prepared before another solve ran")
+        self._solves += 1
         if plan.warm:
             assert self._last is not None
             outer, x = self._last.outer, self._last.x
