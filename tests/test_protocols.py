@@ -107,6 +107,31 @@ def test_comparisons_match_numpy_on_edges_and_ties(n: int) -> None:
         assert _ints(got) == _ints(want.astype(int))
 
 
+def test_comparison_masks_dealt_ahead_save_a_round(n: int) -> None:
+    """Masks dealt beside another protocol give the same comparisons in one round less; they
+    serve one batch, and masks dealt for another batch are refused."""
+
+    async def program(s: Session) -> tuple[np.ndarray, np.ndarray, int, int]:
+        a, _ = await _two_inputs(s, EDGES, OTHERS)
+        before = s.stats.rounds
+        alone = await P.ltz(s, a)
+        rounds_alone = s.stats.rounds - before
+        _, ahead = await s.together(P.open(s, a), P.comparison_masks(s, a.size, a.bits))
+        before = s.stats.rounds
+        dealt = await P.ltz(s, a, ahead=ahead)
+        rounds_dealt = s.stats.rounds - before
+        with pytest.raises(ConfigurationError, match="one batch only"):
+            await P.ltz(s, a, ahead=ahead)  # a mask opened twice reveals a difference
+        _, other = await s.together(P.open(s, a), P.comparison_masks(s, a.size, a.bits))
+        with pytest.raises(ConfigurationError, match="masks dealt for"):
+            await P.ltz(s, a.with_bits(a.bits + 1), ahead=other)
+        return await P.open(s, alone), await P.open(s, dealt), rounds_alone, rounds_dealt
+
+    alone, dealt, rounds_alone, rounds_dealt = run(n, program).outputs[0]
+    assert _ints(alone) == _ints(dealt) == _ints((EDGES < 0).astype(int))
+    assert rounds_dealt == rounds_alone - 1
+
+
 @pytest.mark.parametrize("shift", [0, 1, 7, 31, 32])
 def test_exact_shift_is_floor_division(shift: int) -> None:
     async def program(s: Session) -> np.ndarray:

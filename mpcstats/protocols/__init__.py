@@ -5,6 +5,8 @@ Every function takes the party's :class:`Session` first and is a coroutine when 
 
 from mpcstats.protocols.arithmetic import dot, matmul, mul, reduce_degree, square
 from mpcstats.protocols.comparison import (
+    ComparisonMasks,
+    comparison_masks,
     eq,
     ge,
     gt,
@@ -25,9 +27,11 @@ from mpcstats.protocols.shared import Shared, concatenate
 from mpcstats.protocols.sharing import input, input_all, random_field, random_integers
 
 __all__ = [
+    "ComparisonMasks",
     "Session",
     "Shared",
     "Stats",
+    "comparison_masks",
     "concatenate",
     "dot",
     "eq",

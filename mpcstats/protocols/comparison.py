@@ -15,18 +15,22 @@ Leakage: the opened c is b plus a mask of k + 1 + kappa bits (statistically hide
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mpcstats._errors import ConfigurationError
 from mpcstats.core.gf256 import GF256
 from mpcstats.protocols import bits as bitcircuits
 from mpcstats.protocols.arithmetic import mul
-from mpcstats.protocols.masks import bits_of, masks, xor_bits
+from mpcstats.protocols.masks import Masks, bits_of, masks, xor_bits
 from mpcstats.protocols.opening import open_elements
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared, concatenate
 
 __all__ = [
+    "ComparisonMasks",
+    "comparison_masks",
     "eq",
     "ge",
     "gt",
@@ -44,8 +48,48 @@ __all__ = [
 _GF = GF256()
 
 
-async def shift_right(session: Session, x: Shared, m: int) -> Shared:
-    """floor(x / 2^m), exactly, for |x| < 2^x.bits (0 <= m <= x.bits)."""
+@dataclass
+class ComparisonMasks:
+    """The masks of a batch of comparisons, dealt ahead (:func:`comparison_masks`). They serve
+    one batch only: a mask opened twice would reveal the difference of the two values."""
+
+    count: int
+    bits: int
+    _masks: Masks | None
+
+    def take(self, count: int, bits: int) -> Masks:
+        if (self.count, self.bits) != (count, bits):
+            raise ConfigurationError(
+                f"masks dealt for {self.count} comparisons of {self.bits}-bit values, "
+                f"used for {count} of {bits} bits"
+            )
+        if self._masks is None:
+            raise ConfigurationError("comparison masks dealt ahead serve one batch only")
+        masks, self._masks = self._masks, None
+        return masks
+
+
+async def comparison_masks(session: Session, count: int, bits: int) -> ComparisonMasks:
+    """The masks of ``count`` comparisons of values below 2^bits in magnitude (:func:`ltz`),
+    dealt before the values exist: one round, which a caller can spend beside other rounds
+    (:meth:`~mpcstats.protocols.session.Session.together`), so the comparisons take one less."""
+    return ComparisonMasks(count, bits, await _shift_masks(session, count, bits, bits))
+
+
+async def _shift_masks(session: Session, count: int, k: int, m: int) -> Masks:
+    contributors = len(session.contributors)
+    session.field.require(k + 2, session.kappa, contributors, "a comparison or exact shift")
+    top_bits = contributors.bit_length()  # floor(D / 2^m) <= contributors, see shift_right
+    return await masks(
+        session, count, m, k + 1 - m + session.kappa, with_bits=True, dabits=top_bits
+    )
+
+
+async def shift_right(
+    session: Session, x: Shared, m: int, *, ahead: ComparisonMasks | None = None
+) -> Shared:
+    """floor(x / 2^m), exactly, for |x| < 2^x.bits (0 <= m <= x.bits); ``ahead``: masks
+    dealt for it already (m = x.bits only)."""
     k = x.bits
     if not 0 <= m <= k:
         raise ConfigurationError(f"cannot shift a {k}-bit value by {m} bits")
@@ -53,14 +97,16 @@ async def shift_right(session: Session, x: Shared, m: int) -> Shared:
         return x.with_frac(0)
     field = session.field
     contributors = len(session.contributors)
-    field.require(k + 2, session.kappa, contributors, "a comparison or exact shift")
     flat = np.ravel(x.share)
     count = flat.size
-    top_bits = contributors.bit_length()  # floor(D / 2^m) <= contributors, see below
-    mask = await masks(
-        session, count, m, k + 1 - m + session.kappa, with_bits=True, dabits=top_bits
-    )
-    assert mask.dabits_2 is not None
+    top_bits = contributors.bit_length()
+    if ahead is None:
+        mask = await _shift_masks(session, count, k, m)
+    elif m != k:
+        raise ConfigurationError("masks dealt ahead serve comparisons, shifts by all k bits")
+    else:
+        mask = ahead.take(count, k)
+    assert mask.dabits_2 is not None and mask.low is not None
     offset = 1 << k
     masked = field.reduce(flat + mask.low + mask.high * (1 << m) + offset)
 
@@ -105,9 +151,10 @@ async def _open_conversions(
     return opened
 
 
-async def ltz(session: Session, x: Shared) -> Shared:
-    """[x < 0] as a shared 0/1 integer: floor(x / 2^k) is -1 or 0 when |x| < 2^k."""
-    floor = await shift_right(session, x.with_frac(0), x.bits)
+async def ltz(session: Session, x: Shared, *, ahead: ComparisonMasks | None = None) -> Shared:
+    """[x < 0] as a shared 0/1 integer: floor(x / 2^k) is -1 or 0 when |x| < 2^k. ``ahead``:
+    masks dealt already for these comparisons (:func:`comparison_masks`)."""
+    floor = await shift_right(session, x.with_frac(0), x.bits, ahead=ahead)
     return (-floor).with_bits(1)
 
 

@@ -935,17 +935,26 @@ class Study(abc.ABC):
                 np.concatenate([below[allowed], above[allowed]]), return_inverse=True
             )
             low = np.full(len(ranks), lo_grid, dtype=np.int64)
-            for step, (digit_bits, remaining) in enumerate(plan if len(ranks) else []):
+            steps = plan if len(ranks) else []
+            # a count c and a target rank r lie in [0, n] and [1, n]: |c - r| < 2^bits(n)
+            bits = total.bit_length()
+            ahead = None  # each step's comparison masks are dealt during the step before
+            for step, (digit_bits, remaining) in enumerate(steps):
                 part = 1 << (remaining - digit_bits)
                 probes = _probes(low, digit_bits, remaining)
                 if step == 0:
                     pooled = P.concatenate([pooled_first[1:]] * len(ranks))
                 else:
                     pooled = await pool(session, at_or_below(probes.ravel()), COUNT_BITS)
-                # counts are at most the public n: comparisons need only its bits
-                pooled = pooled.with_bits(total.bit_length())
                 targets = np.repeat(ranks + 1, probes.shape[1])
-                short = await P.lt(session, pooled, pooled * 0 + targets)
+                gaps = (pooled - targets).with_bits(bits)
+                if step + 1 < len(steps):
+                    count = len(ranks) * ((1 << steps[step + 1][0]) - 1)
+                    short, ahead = await session.together(
+                        P.ltz(session, gaps, ahead=ahead), P.comparison_masks(session, count, bits)
+                    )
+                else:
+                    short = await P.ltz(session, gaps, ahead=ahead)
                 passed = await P.open(session, short, label="quantile search step")
                 low = low + part * passed.reshape(probes.shape).astype(np.int64).sum(axis=1)
             return {PUBLIC: {"n": total, "grid": low[searched].tolist()}}
