@@ -67,10 +67,10 @@ def test_gf256_shares_of_a_bit_are_uniform_bytes() -> None:
     assert _same_distribution(zeros.astype(np.int64), ones.astype(np.int64), 256) > 1e-4
 
 
-def _openings(value: int, count: int, label_part: str) -> list[np.ndarray]:
+def _openings(value: int, count: int, label_part: str, opened: bool = False) -> list[np.ndarray]:
     async def program(s: Session) -> None:
         x = await P.input(s, owned(s, 0, np.full(count, value)), owner=0, bits=32)
-        await P.ltz(s, x)
+        await (P.open_ltz(s, x, label="sign") if opened else P.ltz(s, x))
 
     result = run(3, program, record_openings=True)
     return [
@@ -78,10 +78,11 @@ def _openings(value: int, count: int, label_part: str) -> list[np.ndarray]:
     ]
 
 
-def test_comparison_openings_do_not_depend_on_the_input() -> None:
+@pytest.mark.parametrize("opened", [False, True], ids=["ltz", "open_ltz"])
+def test_comparison_openings_do_not_depend_on_the_input(opened: bool) -> None:
     count = SAMPLES
-    low = _openings(0, count, "masked value")[0]
-    high = _openings(2**31 - 1, count, "masked value")[0]
+    low = _openings(0, count, "masked value", opened)[0]
+    high = _openings(2**31 - 1, count, "masked value", opened)[0]
     # c = x + 2^32 + r with r of about 2^73: its leading bits are the mask's, not the input's
     as_real = lambda c: np.array([float(v) for v in c]) / 2.0**75  # noqa: E731
     assert stats.ks_2samp(as_real(low), as_real(high)).pvalue > 1e-4

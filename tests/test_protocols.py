@@ -132,6 +132,33 @@ def test_comparison_masks_dealt_ahead_save_a_round(n: int) -> None:
     assert rounds_dealt == rounds_alone - 1
 
 
+@pytest.mark.parametrize("bits", [1, 2, 8, 19, BITS])
+def test_opened_comparison_matches_numpy_in_fewer_rounds(n: int, bits: int) -> None:
+    """open_ltz reveals the comparisons, and nothing but them and the masked values, in at
+    least one round less than ltz then open; its masks dealt ahead are its own."""
+    values = np.clip(EDGES, -(2**bits) + 1, 2**bits - 1)
+
+    async def program(s: Session) -> tuple[np.ndarray, np.ndarray, int, int, list[str]]:
+        a = await P.input(s, owned(s, 0, values), owner=0, bits=bits)
+        before, first = s.stats.rounds, len(s.stats.openings)
+        opened = await P.open_ltz(s, a, label="signs")
+        rounds = s.stats.rounds - before
+        labels = [o.label for o in s.stats.openings[first:]]
+        before = s.stats.rounds
+        await P.open(s, await P.ltz(s, a))
+        rounds_ltz = s.stats.rounds - before
+        _, ahead = await s.together(P.open(s, a), P.comparison_masks(s, a.size, bits, opened=True))
+        with pytest.raises(ConfigurationError, match="opened comparisons"):
+            await P.ltz(s, a, ahead=ahead)
+        dealt = await P.open_ltz(s, a, ahead=ahead, label="signs")
+        return opened, dealt, rounds, rounds_ltz, labels
+
+    for opened, dealt, rounds, rounds_ltz, labels in run(n, program).outputs:
+        assert _ints(opened) == _ints(dealt) == _ints((values < 0).astype(int))
+        assert rounds <= rounds_ltz - 1
+        assert labels == ["masked value (comparison)", "signs"]
+
+
 @pytest.mark.parametrize("shift", [0, 1, 7, 31, 32])
 def test_exact_shift_is_floor_division(shift: int) -> None:
     async def program(s: Session) -> np.ndarray:

@@ -6,6 +6,7 @@ so a circuit costs one round per layer whatever the number of elements:
 
 - :func:`carry_save`: three addends to two (one layer),
 - :func:`add`: a Sklansky parallel-prefix adder (1 + ceil(log2 w) layers),
+- :func:`sum_bit`: one bit of a sum, from a carry tree (half the ANDs of the adder),
 - :func:`less_than_public`: [c < s] for public c and shared s (ceil(log2 w) layers).
 
 Leakage: none (nothing is opened).
@@ -19,7 +20,7 @@ from mpcstats.core.gf256 import GF256
 from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.session import Session
 
-__all__ = ["add", "and_many", "carry_save", "less_than_public", "sum_many"]
+__all__ = ["add", "and_many", "carry_save", "less_than_public", "sum_bit", "sum_many"]
 
 _F = GF256()
 
@@ -97,6 +98,42 @@ async def sum_many(session: Session, operands: list[np.ndarray]) -> np.ndarray:
     if len(operands) == 1:
         return operands[0]
     return await add(session, operands[0], operands[1])
+
+
+async def sum_bit(session: Session, operands: list[np.ndarray], position: int) -> np.ndarray:
+    """Bit ``position`` of the sum of shared (or public) bit vectors: carry-save layers down to
+    two addends x and y, then x_i ^ y_i ^ (the carry out of their lower bits), the carry from a
+    tree that combines (generate, propagate) pairs of blocks, 1 + ceil(log2 i) layers."""
+    width = position + 1  # higher bits cannot reach this one
+    operands = [_widen(x, width)[..., :width] for x in operands]
+    while len(operands) > 2:
+        s, carry = await carry_save(session, *operands[:3])
+        operands = [*operands[3:], s, carry[..., :width]]
+    x, y = operands if len(operands) == 2 else (operands[0], np.zeros_like(operands[0]))
+    if position == 0:
+        return x[..., 0] ^ y[..., 0]
+    carry = await _carry(session, x[..., :position], y[..., :position])
+    return x[..., position] ^ y[..., position] ^ carry
+
+
+async def _carry(session: Session, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The carry out of x + y: blocks of bits merge pairwise, (g, p) = (g_hi ^ p_hi g_lo,
+    p_hi p_lo), an odd block passing up unchanged; only the generate survives the last layer."""
+    (generate,) = await and_many(session, [(x, y)])
+    propagate = x ^ y
+    while generate.shape[-1] > 1:
+        pairs = generate.shape[-1] // 2
+        g_lo, g_hi = generate[..., 0 : 2 * pairs : 2], generate[..., 1 : 2 * pairs : 2]
+        p_lo, p_hi = propagate[..., 0 : 2 * pairs : 2], propagate[..., 1 : 2 * pairs : 2]
+        last = generate.shape[-1] == 2
+        products = await and_many(session, [(p_hi, g_lo)] + ([] if last else [(p_hi, p_lo)]))
+        merged_g = g_hi ^ products[0]
+        merged_p = p_hi if last else products[1]  # unused after the last layer
+        if generate.shape[-1] % 2:  # the top block waits for the next layer
+            merged_g = np.concatenate([merged_g, generate[..., -1:]], axis=-1)
+            merged_p = np.concatenate([merged_p, propagate[..., -1:]], axis=-1)
+        generate, propagate = merged_g, merged_p
+    return generate[..., 0]
 
 
 async def less_than_public(session: Session, public: np.ndarray, bits: np.ndarray) -> np.ndarray:

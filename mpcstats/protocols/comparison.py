@@ -9,6 +9,10 @@ where the last term, in [-T, 0] for T contributors, comes from one adder in GF(2
 contributors' complemented addends of S and the public c mod 2^m, and moves into GF(p) with
 daBits. Comparisons are shifts: [x < 0] = 1 - floor(b / 2^k).
 
+A comparison whose result is opened (:func:`open_ltz`) needs no daBits: mod 2, the shift is
+c_k + R + floor(D / 2^k) + T for the adder's sum D (below), whose bit k one carry tree gives;
+with R mod 2 dealt in GF(2^8) too, the result bit is formed and opened in GF(2^8).
+
 Leakage: the opened c is b plus a mask of k + 1 + kappa bits (statistically hides b to within
 2^-kappa), and each bit moved between fields is opened XOR a uniform daBit. Nothing else.
 """
@@ -40,6 +44,7 @@ __all__ = [
     "ltz",
     "maximum",
     "minimum",
+    "open_ltz",
     "shift_right",
     "vector_max",
     "vector_min",
@@ -55,13 +60,15 @@ class ComparisonMasks:
 
     count: int
     bits: int
+    opened: bool  # for :func:`open_ltz` rather than :func:`ltz`
     _masks: Masks | None
 
-    def take(self, count: int, bits: int) -> Masks:
-        if (self.count, self.bits) != (count, bits):
+    def take(self, count: int, bits: int, opened: bool) -> Masks:
+        if (self.count, self.bits, self.opened) != (count, bits, opened):
+            kind = {True: "opened ", False: ""}
             raise ConfigurationError(
-                f"masks dealt for {self.count} comparisons of {self.bits}-bit values, "
-                f"used for {count} of {bits} bits"
+                f"masks dealt for {self.count} {kind[self.opened]}comparisons of {self.bits}-bit "
+                f"values, used for {count} {kind[opened]}comparisons of {bits} bits"
             )
         if self._masks is None:
             raise ConfigurationError("comparison masks dealt ahead serve one batch only")
@@ -69,19 +76,26 @@ class ComparisonMasks:
         return masks
 
 
-async def comparison_masks(session: Session, count: int, bits: int) -> ComparisonMasks:
-    """The masks of ``count`` comparisons of values below 2^bits in magnitude (:func:`ltz`),
-    dealt before the values exist: one round, which a caller can spend beside other rounds
-    (:meth:`~mpcstats.protocols.session.Session.together`), so the comparisons take one less."""
-    return ComparisonMasks(count, bits, await _shift_masks(session, count, bits, bits))
+async def comparison_masks(
+    session: Session, count: int, bits: int, *, opened: bool = False
+) -> ComparisonMasks:
+    """The masks of ``count`` comparisons of values below 2^bits in magnitude (:func:`ltz`, or
+    :func:`open_ltz` when ``opened``), dealt before the values exist: one round, which a caller
+    can spend beside other rounds (:meth:`~mpcstats.protocols.session.Session.together`), so
+    the comparisons take one less."""
+    dealt = await _shift_masks(session, count, bits, bits, opened=opened)
+    return ComparisonMasks(count, bits, opened, dealt)
 
 
-async def _shift_masks(session: Session, count: int, k: int, m: int) -> Masks:
+async def _shift_masks(
+    session: Session, count: int, k: int, m: int, *, opened: bool = False
+) -> Masks:
     contributors = len(session.contributors)
     session.field.require(k + 2, session.kappa, contributors, "a comparison or exact shift")
-    top_bits = contributors.bit_length()  # floor(D / 2^m) <= contributors, see shift_right
+    top_bits = 0 if opened else contributors.bit_length()  # floor(D / 2^m) <= contributors
+    high_bits = k + 1 - m + session.kappa
     return await masks(
-        session, count, m, k + 1 - m + session.kappa, with_bits=True, dabits=top_bits
+        session, count, m, high_bits, with_bits=True, dabits=top_bits, high_parity=opened
     )
 
 
@@ -105,7 +119,7 @@ async def shift_right(
     elif m != k:
         raise ConfigurationError("masks dealt ahead serve comparisons, shifts by all k bits")
     else:
-        mask = ahead.take(count, k)
+        mask = ahead.take(count, k, opened=False)
     assert mask.dabits_2 is not None and mask.low is not None
     offset = 1 << k
     masked = field.reduce(flat + mask.low + mask.high * (1 << m) + offset)
@@ -156,6 +170,39 @@ async def ltz(session: Session, x: Shared, *, ahead: ComparisonMasks | None = No
     masks dealt already for these comparisons (:func:`comparison_masks`)."""
     floor = await shift_right(session, x.with_frac(0), x.bits, ahead=ahead)
     return (-floor).with_bits(1)
+
+
+async def open_ltz(
+    session: Session, x: Shared, *, ahead: ComparisonMasks | None = None, label: str
+) -> np.ndarray:
+    """[x < 0] opened to every party, as 0/1 integers: :func:`ltz` with its result bit formed in
+    GF(2^8) and opened there, so without daBits and with one round less than ltz then open.
+    ``ahead``: masks dealt already (``comparison_masks(..., opened=True)``).
+
+    Leakage: the comparison results, as the ``label``ed opening; the masked c as in ltz.
+    """
+    k = x.bits
+    flat = np.ravel(x.with_frac(0).share)
+    count = flat.size
+    if ahead is None:
+        mask = await _shift_masks(session, count, k, k, opened=True)
+    else:
+        mask = ahead.take(count, k, opened=True)
+    assert mask.low is not None and mask.high_parity is not None
+    contributors = len(session.contributors)
+    masked = session.field.reduce(flat + mask.low + mask.high * (1 << k) + (1 << k))
+    c = await open_elements(session, session.field, masked, label="masked value (comparison)")
+    assert c is not None
+    # D = c_low + T + sum_i (2^k - 1 - s_i) as in shift_right; only its bit k is needed
+    public = bits_of(np.asarray((c & ((1 << k) - 1)) + contributors, dtype=object), k + 1)
+    complements = [part ^ np.uint8(1) for part in mask.low_bits]
+    d_k = await bitcircuits.sum_bit(session, [public, *complements], k)
+    # floor(b / 2^k) = c_high - R + floor(D / 2^k) - T, and it is 0 or 1: its parity is it
+    c_k = np.asarray((c >> k) & 1, dtype=np.uint8)
+    not_negative = d_k ^ mask.high_parity ^ c_k ^ np.uint8(contributors & 1)
+    opened = await open_elements(session, _GF, not_negative ^ np.uint8(1), label=label)
+    assert opened is not None
+    return opened.astype(np.int64).reshape(x.shape)
 
 
 async def lt(session: Session, a: Shared, b: Shared) -> Shared:

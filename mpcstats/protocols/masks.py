@@ -42,6 +42,7 @@ class Masks:
     full_2t: np.ndarray | None  # GF(p), degree 2t: S + 2^m R (fused multiply-and-truncate)
     dabit_parts: list[np.ndarray]  # per contributor, GF(p) shares of its daBits, (count, k)
     dabits_2: np.ndarray | None  # GF(2^8) shares of the daBits: the contributors' XOR
+    high_parity: np.ndarray | None = None  # GF(2^8) shares of R mod 2 (opened comparisons)
 
     def take(self, count: int) -> Masks:
         """The next ``count`` masks of a pool drawn in one round (for truncations only)."""
@@ -79,10 +80,13 @@ async def masks(
     *,
     with_bits: bool,
     dabits: int = 0,
+    high_parity: bool = False,
 ) -> Masks:
     """Draw masks for ``count`` elements in one dealing round. The daBits' GF(p) shares come
     per contributor: :func:`xor_bits` combines them (log2(t + 1) rounds, which the caller can
-    run alongside its next rounds with :meth:`~mpcstats.protocols.session.Session.together`)."""
+    run alongside its next rounds with :meth:`~mpcstats.protocols.session.Session.together`).
+    ``high_parity`` also shares R mod 2 in GF(2^8): the XOR of the contributors' lowest high
+    bits, for comparisons whose result is opened in GF(2^8)."""
     field = session.field
     items: list[tuple[Field, np.ndarray]] = []
     degrees: list[int] = []
@@ -98,6 +102,9 @@ async def masks(
             bits = session.stream.uint8(count * dabits).reshape(count, dabits) & 1
             items += [(field, bits.astype(object)), (_GF, bits)]
             degrees += [session.t, session.t]
+        if high_parity:
+            items.append((_GF, np.asarray(high & 1, dtype=np.uint8)))
+            degrees.append(session.t)
     parts = await deal(session, items, degrees)
     ones = [1] * len(parts)
     low_share = field.lincomb(ones, [p[0] for p in parts])
@@ -112,7 +119,9 @@ async def masks(
     if dabits:
         dabits_2 = _GF.lincomb(ones, [p[index + 1] for p in parts])
         dabit_parts = [p[index] for p in parts]
-    return Masks(low_share, high_share, low_bits, None, dabit_parts, dabits_2)
+        index += 2
+    parity = _GF.lincomb(ones, [p[index] for p in parts]) if high_parity else None
+    return Masks(low_share, high_share, low_bits, None, dabit_parts, dabits_2, parity)
 
 
 async def product_masks(session: Session, batches: Sequence[tuple[int, int, int]]) -> list[Masks]:

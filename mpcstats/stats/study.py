@@ -841,7 +841,7 @@ class Study(abc.ABC):
             d, c, b, a = (table[:, i].with_bits(COUNT_BITS) for i in range(4))
             n = (a + b + c + d).with_bits(COUNT_BITS)
             total = n.sum().with_bits(COUNT_BITS).reshape(1)
-            if int((await P.open(session, await P.lt(session, total, total * 0 + k)))[0]):
+            if (await P.open_ltz(session, total - k, label="at least k records"))[0]:
                 raise PolicyError(f"mantel_haenszel needs at least k = {k} records")
             terms = await _mantel_haenszel_terms(session, a, b, c, d, n)
             return {
@@ -948,14 +948,15 @@ class Study(abc.ABC):
                     pooled = await pool(session, at_or_below(probes.ravel()), COUNT_BITS)
                 targets = np.repeat(ranks + 1, probes.shape[1])
                 gaps = (pooled - targets).with_bits(bits)
+                label = "quantile search step"
                 if step + 1 < len(steps):
                     count = len(ranks) * ((1 << steps[step + 1][0]) - 1)
-                    short, ahead = await session.together(
-                        P.ltz(session, gaps, ahead=ahead), P.comparison_masks(session, count, bits)
+                    passed, ahead = await session.together(
+                        P.open_ltz(session, gaps, ahead=ahead, label=label),
+                        P.comparison_masks(session, count, bits, opened=True),
                     )
                 else:
-                    short = await P.ltz(session, gaps, ahead=ahead)
-                passed = await P.open(session, short, label="quantile search step")
+                    passed = await P.open_ltz(session, gaps, ahead=ahead, label=label)
                 low = low + part * passed.reshape(probes.shape).astype(np.int64).sum(axis=1)
             return {PUBLIC: {"n": total, "grid": low[searched].tolist()}}
 
