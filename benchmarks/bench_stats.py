@@ -57,7 +57,9 @@ def test_describe(benchmark: Any, rows: int, transport: str, studies: Studies) -
     frames = _hospitals(rows)
     study = studies.get(str(rows), frames, SCHEMA, transport)
     pooled = pd.concat(frames.values()).value.to_numpy()
-    result = benchmark.pedantic(lambda: study.describe("value"), rounds=3, iterations=1)
+    result = benchmark.pedantic(
+        lambda: study.describe("value"), rounds=5, iterations=1, warmup_rounds=1
+    )
     assert result.mean == pytest.approx(pooled.mean(), rel=1e-9)
     _record(benchmark, "describe", transport, rows, lambda: (pooled.mean(), pooled.var(ddof=1)))
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,27 @@ def _digest(prev: str, record: dict[str, Any]) -> str:
 
 
 class AuditLog:
-    """Append-only, hash-chained JSONL; continues the chain of an existing file."""
+    """Append-only, hash-chained JSONL; continues the chain of an existing file.
+
+    :meth:`append` writes and fsyncs before it returns; :meth:`submit` hands the same work to
+    one writer thread, in order, so a daemon's event loop keeps serving while the disk syncs
+    (the daemon waits for a query's record before it releases any output).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._last, self._count = verify(path) if path.exists() else (GENESIS, 0)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+
+    def submit(self, event: str, **details: Any) -> Future[str]:
+        """:meth:`append` on the writer thread, after every record submitted before."""
+        return self._writer.submit(self.append, event, **details)
+
+    def flush(self) -> None:
+        """Wait until the records submitted so far are on disk."""
+        self._writer.submit(lambda: None).result()
 
     def append(self, event: str, **details: Any) -> str:
         """Write one record and flush it to disk; returns its hash."""

@@ -214,7 +214,8 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
             run.task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         await self.network.close()
-        self.audit.append("stop", party=self.name, aborted=sum(not t.done() for t in running))
+        self.audit.submit("stop", party=self.name, aborted=sum(not t.done() for t in running))
+        self.audit.flush()
         log.info("stopped", extra={"party": self.name})
 
     # Analyst service --------------------------------------------------------------------------
@@ -244,12 +245,16 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         analyst = await self._analyst(context)
         key = f"{analyst}/{request.session_id}"
         query = {"session": key, "dataset": request.dataset, "method": request.method}
-        self.audit.append("run", analyst=analyst, arguments=request.arguments_json, **query)
+        # the record syncs to disk while the session computes, and before anything is released
+        logged = self.audit.submit(
+            "run", analyst=analyst, arguments=request.arguments_json, **query
+        )
         started = time.perf_counter()
         ended: BaseException | None = ChannelClosedError("the analyst cancelled")
         try:
             async for update in self._run(key, request):
                 if update.HasField("output"):
+                    await asyncio.wrap_future(logged)
                     ended = None  # released: the analyst ends the call once it has every output
                 yield update
         except MpcStatsError as error:
@@ -274,7 +279,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
     def _finish(self, query: dict[str, str], started: float, error: BaseException | None) -> None:
         outcome = "ok" if error is None else type(error).__name__
         seconds = round(time.perf_counter() - started, 3)
-        self.audit.append("end", outcome=outcome, seconds=seconds, **query)
+        self.audit.submit("end", outcome=outcome, seconds=seconds, **query)
         details = {**query, "outcome": outcome, "seconds": seconds, "party": self.name}
         (log.info if error is None else log.warning)("analysis ended", extra=details)
 

@@ -262,6 +262,19 @@ def test_a_tampered_audit_log_is_detected(tmp_path: Path) -> None:
         verify(path)
 
 
+def test_audit_records_submitted_to_the_writer_thread_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    first = log.submit("run", number=0)
+    for i in range(1, 20):
+        log.submit("run", number=i)
+    log.append("refused", certificate="x")  # a direct write may land among them: one chain
+    log.flush()
+    assert first.done() and verify(path)[1] == 21
+    numbers = [r["number"] for r in _read(path) if r["event"] == "run"]
+    assert numbers == list(range(20))
+
+
 def test_configuration_errors_name_the_file_section_and_key(tmp_path: Path) -> None:
     config = tmp_path / "party.toml"
     config.write_text('[party]\nname = "a"\nlisten = "127.0.0.1:0"\n')

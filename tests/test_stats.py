@@ -323,3 +323,27 @@ def test_local_moments_of_float_grids_are_exact_beyond_float64_sums() -> None:
         assert _moments(grid.astype(np.float64), None, top.bit_length()) == expected
     wide = rng.integers(2**20, 2**21, 200_000).astype(np.float64)
     assert int(np.dot(wide, wide)) != (wide.astype(np.int64).astype(object) ** 2).sum()
+
+
+def test_local_moments_of_raw_values_put_them_on_the_grid() -> None:
+    """Raw values with a step are rounded to the grid block by block (several blocks here),
+    the same as the grid computed first; weighted rows (a database's value counts) too."""
+    from mpcstats.stats.study import _moments
+
+    rng = np.random.default_rng(3)
+    raw = np.round(rng.uniform(-1000, 1000, 300_000), 2)
+    grid = np.rint(raw / 0.01).astype(np.int64)
+    exact = grid.astype(object)
+    expected = [len(raw), exact.sum(), (exact * exact).sum()]
+    assert _moments(raw, None, 17, step=0.01) == expected
+    assert _moments(raw, np.ones(len(raw), np.int64), 17, step=0.01) == expected
+
+
+def test_missing_values_are_found_in_float_columns_but_infinities_are_not_missing() -> None:
+    from mpcstats.stats.study import _has_missing
+
+    assert _has_missing(pd.Series([1.0, np.nan, 3.0]))
+    assert not _has_missing(pd.Series([1.0, np.inf, -np.inf, 1e200]))  # squares overflow to inf
+    assert _has_missing(pd.Series([np.inf, np.nan], dtype=np.float32))
+    assert not _has_missing(pd.Series([1, 2, 3]))
+    assert _has_missing(pd.Series([1, None], dtype="Int64"))
