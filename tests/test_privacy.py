@@ -15,6 +15,7 @@ from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.opening import reconstruct_output
 from mpcstats.protocols.session import Session
 from mpcstats.stats.secure import (
+    SUPPRESSION_PASSES,
     at_least_public,
     gate_at_least,
     open_gate,
@@ -170,14 +171,22 @@ def test_the_gate_releases_only_counts_of_at_least_k(n: int) -> None:
 
 
 def _suppressed_in_plaintext(counts: np.ndarray, k: int) -> np.ndarray:
-    """The rule: cells below k, then in each row and then each column with exactly one flag,
-    the first smallest unflagged cell."""
+    """The rule: cells below k; then, for SUPPRESSION_PASSES passes over the axes, in each line
+    with exactly one flag the first smallest unflagged cell; every cell if a line still has
+    one flag."""
     flags = counts < k
-    for axis in (1, 0):
-        lines, line_flags = (counts, flags) if axis == 1 else (counts.T, flags.T)
-        for line, flagged in zip(lines, line_flags, strict=True):
-            if flagged.sum() == 1:
-                flagged[np.argmin(np.where(flagged, np.iinfo(np.int64).max, line))] = True
+    axes = [axis for axis, size in enumerate(counts.shape) if size > 1]
+    for _ in range(SUPPRESSION_PASSES):
+        for axis in axes:
+            lines = np.moveaxis(counts, axis, -1).reshape(-1, counts.shape[axis])
+            moved = np.moveaxis(flags, axis, -1)
+            line_flags = moved.reshape(-1, counts.shape[axis]).copy()
+            for line, flagged in zip(lines, line_flags, strict=True):
+                if flagged.sum() == 1:
+                    flagged[np.argmin(np.where(flagged, np.iinfo(np.int64).max, line))] = True
+            flags = np.moveaxis(line_flags.reshape(moved.shape), -1, axis)
+    if any((np.moveaxis(flags, axis, -1).sum(axis=-1) == 1).any() for axis in axes):
+        return np.ones_like(flags)
     return flags
 
 
@@ -187,6 +196,15 @@ def test_complementary_suppression_follows_the_rule_with_ties(n: int) -> None:
     but masked values and conversion bits is opened."""
     rng = np.random.default_rng(n)
     tables = [rng.integers(0, 9, size=(4, 5)) for _ in range(3)] + [np.array([[3, 6, 6, 7]])]
+    # one pass over rows then columns leaves rows b and c with one hidden cell each
+    tables.append(np.array([[2, 10, 10], [8, 20, 20], [20, 7, 20]]))
+    tables.append(rng.integers(0, 12, size=(2, 3, 4)))  # a 3-way table: lines along 3 axes
+    # still a line with one hidden cell after three passes: hidden whole
+    tables.append(
+        np.array(
+            [[38, 26, 7, 9, 1], [5, 31, 18, 28, 23], [34, 37, 21, 20, 29], [35, 20, 24, 7, 29]]
+        )
+    )
 
     async def program(s: Session) -> list[list[list[int]]]:
         out = []
@@ -199,5 +217,8 @@ def test_complementary_suppression_follows_the_rule_with_ties(n: int) -> None:
     result = run(n, program, record_openings=True)
     for table, flags in zip(tables, result.outputs[0], strict=True):
         assert flags == _suppressed_in_plaintext(table, 5).astype(int).tolist(), table
+        hidden = np.asarray(flags, dtype=bool)
+        for axis in [a for a, size in enumerate(hidden.shape) if size > 1]:  # the guarantee
+            assert not (np.moveaxis(hidden, axis, -1).sum(axis=-1) == 1).any(), table
     labels = {o.label for o in result.stats[0].openings}
     assert labels <= {"masked value (comparison)", "bit xor daBit (field conversion)", "output"}

@@ -165,6 +165,51 @@ def test_crosstab_suppression_leaves_no_row_or_column_with_a_single_hidden_cell(
     assert all(row.sum() != 1 for row in hidden) and all(col.sum() != 1 for col in hidden.T)
 
 
+def test_three_way_crosstab_matches_pandas_and_protects_every_line(
+    make_study: StudyFactory,
+) -> None:
+    """Layers stack 2-way tables; suppression covers rows, columns and the lines across the
+    layers, so a 2-way table of the same cells cannot recover a hidden one."""
+    rng = np.random.default_rng(12)
+    schema = Schema(
+        {
+            "ward": Column("ward", "category", codes=("a", "b", "c")),
+            "tumour": Column("tumour", "category", codes=tuple(TUMOURS)),
+            "sex": Column("sex", "category", codes=("F", "M")),
+        }
+    )
+    frames = {
+        f"h{i}": pd.DataFrame(
+            {
+                "ward": rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1]),
+                "tumour": rng.choice(TUMOURS, n, p=[0.4, 0.3, 0.2, 0.1]),
+                "sex": rng.choice(["F", "M"], n),
+            }
+        )
+        for i, n in enumerate([600, 400, 300])
+    }
+    pooled = _pooled(frames)
+    expected = (
+        pd.crosstab([pooled.sex, pooled.ward], pooled.tumour)
+        .reindex(pd.MultiIndex.from_product([["F", "M"], ["a", "b", "c"]]), fill_value=0)
+        .reindex(columns=TUMOURS, fill_value=0)
+    )
+    assert expected.to_numpy().min() >= 1  # the design: k = 1 hides nothing
+    exact = make_study(frames, schema=schema, policy=Policy(k=1))
+    table = exact.crosstab("ward", "tumour", layer="sex").table
+    assert table.to_numpy().tolist() == expected.to_numpy().tolist()
+    strict = make_study(frames, schema=schema, policy=Policy(k=12))
+    hidden = strict.crosstab("ward", "tumour", layer="sex").table
+    cube = hidden.isna().to_numpy().reshape(2, 3, 4)
+    assert cube.any() and not cube.all()
+    for axis in range(3):
+        assert not (cube.sum(axis=axis) == 1).any()
+    shown = ~cube
+    np.testing.assert_array_equal(
+        hidden.to_numpy().reshape(2, 3, 4)[shown], expected.to_numpy().reshape(2, 3, 4)[shown]
+    )
+
+
 def test_small_groups_get_no_statistics(make_study: StudyFactory) -> None:
     frames = {
         "a": pd.DataFrame({"age": [30, 40], "sex": ["F", "F"]}),

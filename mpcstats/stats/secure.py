@@ -5,10 +5,11 @@ secret-share their aggregates in one round (:func:`pool`), and a secure finish c
 output. :func:`release` hands the analyst re-randomised output shares; no party sees the output.
 
 Disclosure control runs inside MPC (:func:`suppress`): a cell with count < k is flagged without
-its count being opened. Within every line of a table (each row and column), if exactly one cell
-is flagged, the smallest unflagged cell of that line is flagged too, so a suppressed count cannot
-be recovered from the released margins. Both passes are oblivious: the parties learn nothing,
-and the analyst learns the flags and the unflagged counts.
+its count being opened. Within every line of a table (along every axis), if exactly one cell is
+flagged, the smallest unflagged cell of that line is flagged too, so a suppressed count cannot
+be recovered from the released margins; the passes repeat, and a table still unsettled after
+them is hidden whole. All of it is oblivious: the parties learn nothing, and the analyst learns
+the flags and the unflagged counts.
 
 Statistics of a group that need no complementary suppression (describe) use a cheaper gate
 (:func:`gate_at_least`): z = rho * n (n - 1) ... (n - k + 1) for a secret uniform rho is zero
@@ -30,6 +31,7 @@ from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
 __all__ = [
+    "SUPPRESSION_PASSES",
     "at_least_public",
     "gate_at_least",
     "open_gate",
@@ -63,38 +65,66 @@ async def release_products(session: Session, products: list[np.ndarray]) -> list
 
 
 async def suppress(session: Session, counts: Shared, k: int) -> Shared:
-    """Flags (1 = suppress) for a 1-D or 2-D table of counts, with complementary suppression."""
-    flat = counts.reshape(-1)
-    flags = await P.lt(session, flat, flat * 0 + k)
-    if counts.size == 1:
-        return flags.reshape(*counts.shape)
-    shape = counts.shape if len(counts.shape) == 2 else (1, counts.size)
-    flags = flags.reshape(*shape)
-    table = counts.reshape(*shape)
-    for axis in (1, 0):  # lines are rows, then columns
-        flags = await _complete_lines(session, table, flags, axis)
-    return flags.reshape(*counts.shape)
-
-
-async def _complete_lines(session: Session, table: Shared, flags: Shared, axis: int) -> Shared:
-    """In each line with exactly one flag, also flag its smallest unflagged cell (the first
-    of them, when several tie)."""
-    lines = table if axis == 1 else table.T
-    line_flags = flags if axis == 1 else flags.T
-    width = lines.shape[1]
-    if width < 2:
+    """Flags (1 = suppress) for a table of counts of any dimension, with complementary
+    suppression: cells below k, then, along each axis in turn, in every line with exactly one
+    flag the first smallest unflagged cell, for :data:`SUPPRESSION_PASSES` passes over the axes.
+    A pass can leave a line of another axis with one flag; if any line still has exactly one
+    after the passes, every cell is flagged. So no released table has a line with a single
+    hidden cell, and nothing is opened to decide it."""
+    flags = await P.lt(session, counts.reshape(-1), counts.reshape(-1) * 0 + k)
+    flags = flags.reshape(*counts.shape)
+    axes = [axis for axis, size in enumerate(counts.shape) if size > 1]
+    if not axes:
         return flags
+    for _ in range(SUPPRESSION_PASSES):
+        for axis in axes:
+            lines = await _complete_lines(session, _lines(counts, axis), _lines(flags, axis))
+            flags = _unlines(lines, axis, counts.shape)
+    return await _all_if_unsettled(session, flags, axes)
+
+
+# passes over every axis before an unsettled table is hidden whole: on random tables with a
+# sixth of their cells small, 29 % are unsettled after one pass, 2.5 % after two, 0.1 % after 3
+SUPPRESSION_PASSES = 3
+
+
+def _lines(x: Shared, axis: int) -> Shared:
+    """The lines of ``x`` along ``axis``, as the rows of a matrix."""
+    share = np.moveaxis(x.share, axis, -1)
+    return Shared(x.field, share.reshape(-1, share.shape[-1]), x.bits, x.frac)
+
+
+def _unlines(lines: Shared, axis: int, shape: tuple[int, ...]) -> Shared:
+    """The inverse of :func:`_lines`."""
+    moved = [size for i, size in enumerate(shape) if i != axis] + [shape[axis]]
+    share = np.moveaxis(lines.share.reshape(moved), -1, axis)
+    return Shared(lines.field, share, lines.bits, lines.frac)
+
+
+async def _all_if_unsettled(session: Session, flags: Shared, axes: list[int]) -> Shared:
+    """``flags``, or every cell flagged if a line along some axis has exactly one flag."""
+    counts = P.concatenate([_lines(flags, axis).sum(axis=1) for axis in axes])
+    singles = await P.eq(session, counts, counts * 0 + 1)
+    settled = await P.is_zero(session, singles.sum().reshape(1))
+    everywhere = P.concatenate([settled] * flags.size).reshape(*flags.shape)
+    # flag where flagged, or where the table is unsettled: 1 - settled * (1 - flag)
+    return (1 - await P.mul(session, everywhere, 1 - flags)).with_bits(1)
+
+
+async def _complete_lines(session: Session, lines: Shared, flags: Shared) -> Shared:
+    """In each line (a row) with exactly one flag, also flag its smallest unflagged cell (the
+    first of them, when several tie)."""
     # flagged cells drop out of the minimum: they are lifted above every count (local)
-    candidates = (lines + line_flags * (1 << lines.bits)).with_bits(lines.bits + 1)
-    flagged = line_flags.sum(axis=1)
+    candidates = (lines + flags * (1 << lines.bits)).with_bits(lines.bits + 1)
+    flagged = flags.sum(axis=1)
     smallest, single = await session.together(
         _first_minimum(session, candidates), P.eq(session, flagged, flagged * 0 + 1)
     )
+    width = lines.shape[1]
     singles = P.concatenate([single] * width).reshape(width, -1).T
     extra = await P.mul(session, smallest, singles)
     # in a line with one flag the smallest candidate is unflagged, so extra adds a new flag
-    merged = (line_flags + extra).with_bits(1)
-    return merged if axis == 1 else merged.T
+    return (flags + extra).with_bits(1)
 
 
 async def _first_minimum(session: Session, rows: Shared) -> Shared:

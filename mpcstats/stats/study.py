@@ -282,7 +282,8 @@ class Study(abc.ABC):
     ) -> CrosstabResult:
         """A 2-way table of counts (3-way with ``layer``: one 2-way table per layer level).
 
-        Suppression is complementary within each row and column of each layer.
+        Suppression is complementary along every line of the table: each row and column of
+        each layer, and each cell's line across the layers (docs/statistics.md, rule 2).
         Leakage: as :meth:`count`.
         """
         rows_levels, col_levels = self._column(row).levels, self._column(col).levels
@@ -332,11 +333,8 @@ class Study(abc.ABC):
             if single:
                 cell = total.reshape(1)
                 return await gate_at_least(session, cell, [cell], k)
-            tables = total.reshape(-1, *table.shape[-2:]) if table.ndim == 3 else total
-            flags = await _flags_per_layer(session, tables, k)
-            kept = total - (await P.mul(session, flags.reshape(*table.shape), total)).with_bits(
-                total.bits
-            )
+            flags = await suppress(session, total, k)
+            kept = total - (await P.mul(session, flags, total)).with_bits(total.bits)
             return {"counts": (release(session, kept), 0), "flags": (release(session, flags), 0)}
 
         out = self._release(program, _COUNT_MODULUS)
@@ -1472,14 +1470,6 @@ async def _mantel_haenszel_terms(
     quotients = await fx.div(session, tops, bottoms)
     variance = quotients[1:2] + quotients[2:3] + quotients[3:4]
     return [quotients[0:1], variance, quotients[4:5]]
-
-
-async def _flags_per_layer(session: Session, tables: Shared, k: int) -> Shared:
-    """Suppression flags for a table, or for each layer of a stack of tables."""
-    if len(tables.shape) < 3:
-        return await suppress(session, tables, k)
-    layers = [await suppress(session, tables[i], k) for i in range(tables.shape[0])]
-    return P.concatenate([layer.reshape(-1) for layer in layers]).reshape(*tables.shape)
 
 
 def _codes(values: pd.Series, levels: Sequence[Any]) -> np.ndarray:
