@@ -7,6 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 import mpcstats
@@ -234,6 +235,8 @@ def test_logit_matches_statsmodels(sizes: tuple[int, ...], make_study: StudyFact
     np.testing.assert_allclose(ours.pvalues[names], ref.pvalues[names], atol=1e-6)
     for name in ("llf", "llnull", "prsquared", "aic"):
         assert getattr(ours, name) == pytest.approx(getattr(ref, name), rel=1e-6), name
+    glm = smf.glm(formula, pooled, family=sm.families.Binomial()).fit()
+    assert ours.deviance == pytest.approx(glm.deviance, rel=1e-6)
     assert ours.converged and ours.iterations <= 10
     assert "Logit Regression Results" in ours.summary()
 
@@ -330,6 +333,11 @@ def test_poisson_with_offset_matches_statsmodels(make_study: StudyFactory) -> No
     np.testing.assert_allclose(ours.params[names], ref.params[names], rtol=1e-6)
     np.testing.assert_allclose(ours.bse[names], ref.bse[names], rtol=1e-6)
     assert ours.llf == pytest.approx(ref.llf, rel=1e-6)
+    assert ours.llnull == pytest.approx(ref.llnull, rel=1e-6)  # the offset stays in the null
+    glm = smf.glm(
+        "cases ~ age + smoker", pooled, family=sm.families.Poisson(), offset=pooled.log_years
+    ).fit()
+    assert ours.deviance == pytest.approx(glm.deviance, rel=1e-6)
     plain = study.poisson("cases ~ age + smoker")
     ref_plain = smf.poisson("cases ~ age + smoker", pooled).fit(disp=0)
     assert plain.llnull == pytest.approx(ref_plain.llnull, rel=1e-6)

@@ -384,6 +384,19 @@ def test_local_moments_of_raw_values_put_them_on_the_grid() -> None:
     assert _moments(raw, np.ones(len(raw), np.int64), 17, step=0.01) == expected
 
 
+def test_a_grid_wider_than_float64_is_refused_before_anything_runs() -> None:
+    frames = {f"h{i}": pd.DataFrame({"x": [1.5, 2.25, -3.0]}) for i in range(3)}
+    fine = Schema({"x": Column("x", "float", -1e9, 1e9, precision=1e-6)})  # 50 bits
+    study = mpcstats.LocalSimulator(frames, schema=fine, policy=Policy(k=1))
+    assert study.describe("x").mean == pytest.approx(0.25, rel=1e-12)
+    wide = Schema({"x": Column("x", "float", -1e9, 1e9, precision=1e-12)})  # 70 bits
+    study = mpcstats.LocalSimulator(frames, schema=wide, policy=Policy(k=1))
+    for analysis in (lambda: study.describe("x"), lambda: study.median("x")):
+        with pytest.raises(mpcstats.HeadroomError, match=r"column 'x'.*70-bit.*coarser"):
+            analysis()
+    assert study.last_run is None  # refused before any session ran
+
+
 def test_missing_values_are_found_in_float_columns_but_infinities_are_not_missing() -> None:
     from mpcstats.stats.study import _has_missing
 

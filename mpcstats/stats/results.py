@@ -307,6 +307,7 @@ class DiscreteResults(OLSResults):
     model: str = "Logit"
     llf: float = float("nan")
     llnull: float = float("nan")
+    llsat: float = 0.0  # the saturated model's (0 for a binary outcome)
     iterations: int = 0
     converged: bool = False
 
@@ -320,7 +321,8 @@ class DiscreteResults(OLSResults):
 
     @property
     def deviance(self) -> float:
-        return -2 * self.llf
+        """2 (log-likelihood of the saturated model - llf), as statsmodels' GLM."""
+        return 2 * (self.llsat - self.llf)
 
     @property
     def aic(self) -> float:

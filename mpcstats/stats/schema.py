@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mpcstats._errors import ConfigurationError
+from mpcstats._errors import ConfigurationError, HeadroomError
 
 __all__ = ["Column", "Schema", "SchemaError"]
 
@@ -72,14 +72,24 @@ class Column:
     def grid_floats(self, values: np.ndarray) -> np.ndarray:
         """:meth:`grid` left in float64, which holds integers below 2^53 exactly: sums over
         such values can run in BLAS (and skip a conversion pass over the column)."""
+        self.grid_bits  # noqa: B018 - refuses a grid too wide to be exact
         steps = np.divide(np.asarray(values, dtype=np.float64), self.precision)
         return np.rint(steps, out=steps)
 
     @property
     def grid_bits(self) -> int:
-        """Bits of the largest |value| in precision steps."""
+        """Bits of the largest |value| in precision steps; a HeadroomError when the grid is
+        wider than the integers float64 holds exactly (the data arrives as float64)."""
         top = max(abs(self.lo), abs(self.hi)) / self.precision
-        return max(math.ceil(top).bit_length(), 1)
+        bits = max(math.ceil(top).bit_length(), 1)
+        if bits > _FLOAT64_EXACT_BITS:
+            raise HeadroomError(
+                f"column {self.name!r}: values up to {max(abs(self.lo), abs(self.hi)):g} in "
+                f"steps of {self.precision:g} are {bits}-bit integers, beyond the "
+                f"{_FLOAT64_EXACT_BITS} bits float64 values hold exactly; declare a coarser "
+                "precision or a narrower range"
+            )
+        return bits
 
 
 @dataclass
@@ -223,3 +233,6 @@ def _decimals(values: np.ndarray) -> int:
         if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9):
             return decimals
     return 6
+
+
+_FLOAT64_EXACT_BITS = 53

@@ -1150,7 +1150,8 @@ class Study(abc.ABC):
     ) -> DiscreteResults:
         """Poisson regression (log link) by Newton's method; ``offset`` names a column added to
         the linear predictor (e.g. log person-years). Leakage: as :meth:`logit`, with the total
-        count of events."""
+        count of events and the pooled sums of the null and saturated log-likelihoods: sum of
+        log y!, of y log y - y, and with an offset of exp(offset) and y * offset."""
         return self._newton_fit(formula, where, _POISSON, offset, maxiter, tol)
 
     def _newton_fit(
@@ -1226,11 +1227,7 @@ class Study(abc.ABC):
                 h = every[: d * d].reshape(d, d).with_bits(hess_bits)
                 return h, every[d * d : d * d + d].with_bits(grad_bits), every[d * d + d :]
 
-            n_rows, events, constant = summed(
-                blocks,
-                lambda z, y, eta: (len(y), int(y.sum()), float(family.constant(y).sum())),
-                np.zeros(d),
-            )
+            n_rows, events, *fixed = summed(blocks, family.fixed_sums, np.zeros(d))
             solver = SpdSolver(session, condition=_NEWTON_CONDITION, work=work)
             hess, grad = (hess_bits, FRAC), (grad_bits, FRAC)
 
@@ -1260,19 +1257,18 @@ class Study(abc.ABC):
             loglik = max(summed(blocks, lambda z, y, eta: family.loglik(y, eta), beta), -(2.0**45))
             inverse = solver.last_inverse
             if drift <= _REUSED_HESSIAN_DRIFT and inverse is not None:  # as R's glm does
-                sums = await pool(session, np.array([loglik, constant]), scalar_bits, frac=FRAC)
+                sums = await pool(session, np.array([loglik, *fixed]), scalar_bits, frac=FRAC)
             else:
                 plan = solver.prepare(d, hess, drift=drift)
                 pooled, masks = await session.together(
-                    pooled_at(beta, loglik, constant), solver.deal(plan)
+                    pooled_at(beta, loglik, *fixed), solver.deal(plan)
                 )
                 h, _, sums = pooled
                 inverse = await solver.inverse(h, ahead=(plan, masks))
             return {
                 "inverse": (release(session, inverse), inverse.frac),
                 "totals": (release(session, totals), 0),
-                "llf": (release(session, sums[:1]), FRAC),
-                "constant": (release(session, sums[1:]), FRAC),
+                "likelihood": (release(session, sums), FRAC),
                 PUBLIC: {"beta": beta.tolist(), "iterations": iteration, "converged": converged},
             }
 
@@ -1292,9 +1288,7 @@ class Study(abc.ABC):
         d = len(names)
         x_steps = steps[:d]
         n, events = (float(v) for v in out["totals"])
-        llnull = (
-            float("nan") if offset else family.null_loglik(n, events, float(out["constant"][0]))
-        )
+        llf, *fixed = (float(v) for v in out["likelihood"])
         notes = ["iterates of the coefficients were revealed to the parties (see docs)."]
         if not out["converged"]:
             notes.append(
@@ -1316,8 +1310,9 @@ class Study(abc.ABC):
             cov_type="nonrobust",
             notes=notes,
             model=family.name,
-            llf=float(out["llf"][0]),
-            llnull=llnull,
+            llf=llf,
+            llnull=family.null_loglik(n, events, *fixed),
+            llsat=family.saturated_loglik(*fixed),
             iterations=int(out["iterations"]),
             converged=bool(out["converged"]),
         )
@@ -1729,8 +1724,18 @@ class _Family(abc.ABC):
         """Per-record terms of the log-likelihood that do not depend on the coefficients."""
         return np.zeros(len(y))
 
+    def fixed_sums(self, z: np.ndarray, y: np.ndarray, eta: np.ndarray) -> tuple[Any, ...]:
+        """A party's n and event count, then the sums that do not depend on the coefficients
+        from which the analyst forms the null and saturated log-likelihoods (``eta`` holds the
+        offset alone): the constant terms, and what :meth:`null_loglik` needs."""
+        return len(y), int(y.sum()), float(self.constant(y).sum())
+
     @abc.abstractmethod
-    def null_loglik(self, n: float, events: float, constant: float) -> float: ...
+    def null_loglik(self, n: float, events: float, constant: float, *sums: float) -> float: ...
+
+    def saturated_loglik(self, constant: float, *sums: float) -> float:
+        """The log-likelihood of a model with one parameter per record."""
+        return 0.0
 
     @abc.abstractmethod
     def check(self, response: Column) -> None: ...
@@ -1754,9 +1759,9 @@ class _Logit(_Family):
         p = _expit(eta)
         return float(np.sum(np.where(y == 1, np.log(p), np.log1p(-p))))
 
-    def null_loglik(self, n: float, events: float, constant: float) -> float:
+    def null_loglik(self, n: float, events: float, constant: float, *sums: float) -> float:
         share = events / n
-        return events * math.log(share) + (n - events) * math.log1p(-share)
+        return float(_xlogy(events, share) + _xlogy(n - events, 1 - share))
 
     def check(self, response: Column) -> None:
         binary = response.kind == "bool" or (
@@ -1784,9 +1789,23 @@ class _Poisson(_Family):
 
         return -gammaln(y + 1)
 
-    def null_loglik(self, n: float, events: float, constant: float) -> float:
-        rate = events / n
-        return events * math.log(rate) - n * rate + constant
+    def fixed_sums(self, z: np.ndarray, y: np.ndarray, eta: np.ndarray) -> tuple[Any, ...]:
+        """As the base class, and sum(y log y - y) for the saturated model, sum(exp(offset))
+        and sum(y * offset) for the null model with the offset."""
+        return (
+            *super().fixed_sums(z, y, eta),
+            float(np.sum(_xlogy(y, y) - y)),
+            float(np.sum(np.exp(eta))),
+            float(np.dot(y, eta)),
+        )
+
+    def null_loglik(self, n: float, events: float, constant: float, *sums: float) -> float:
+        """The intercept-only model: exp(b0) = sum(y) / sum(exp(offset)), in closed form."""
+        _, exposure, y_offset = sums
+        return float(_xlogy(events, events / exposure) + y_offset - events + constant)
+
+    def saturated_loglik(self, constant: float, *sums: float) -> float:
+        return sums[0] + constant
 
     def check(self, response: Column) -> None:
         if response.kind not in {"int", "bool"} or response.lo < 0:
@@ -1796,6 +1815,12 @@ class _Poisson(_Family):
 
 
 _LOGIT, _POISSON = _Logit(), _Poisson()
+
+
+def _xlogy(x: Any, y: Any) -> Any:
+    """x log(y), and 0 where x is 0 (as scipy.special.xlogy)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
 
 
 _Block = tuple[np.ndarray, np.ndarray, np.ndarray]  # a block of rows: grid Z, y, offset
