@@ -194,6 +194,64 @@ def _solve_fractions(a: list[list[int]], b: list[int]) -> list[Fraction]:
     return [rows[i][d] / rows[i][i] for i in range(d)]
 
 
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "y ~ age * C(sex) * C(ward)",
+        "y ~ age:C(sex)",  # no age: both levels of sex, as patsy
+        "y ~ C(sex) + C(ward) - 1",  # the first categorical spans the missing intercept
+        "y ~ C(sex) + age:C(sex)",
+        "y ~ age:C(sex) + age:C(ward)",  # the first term covers age for the second
+        "y ~ age:bmi:C(sex) + age:bmi",
+    ],
+)
+def test_design_matrices_match_patsy(formula: str) -> None:
+    """The same columns, names and values as statsmodels' formula engine."""
+    import patsy
+
+    from mpcstats.stats.formula import parse_formula
+
+    schema = Schema(
+        {
+            "y": Column("y", "float", 0, 100, precision=1),
+            "age": Column("age", "float", 0, 100, precision=1),
+            "bmi": Column("bmi", "float", 0, 100, precision=0.1),
+            "sex": Column("sex", "category", codes=("F", "M")),
+            "ward": Column("ward", "category", codes=("a", "b", "c")),
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "y": np.arange(12.0),
+            "age": np.arange(12.0),
+            "bmi": np.round(np.arange(12.0) ** 0.5, 1),
+            "sex": list("FM") * 6,
+            "ward": list("abc") * 4,
+        }
+    )
+    design = parse_formula(formula, schema)
+    x, _ = design.matrix(rows)
+    reference = patsy.dmatrix(formula.split("~")[1], rows)
+    names = reference.design_info.column_names
+    assert sorted(design.names) == sorted(names)
+    np.testing.assert_array_equal(x[:, [design.names.index(n) for n in names]], reference)
+
+
+def test_interacting_categoricals_need_their_margins() -> None:
+    from mpcstats.stats.formula import parse_formula
+
+    schema = Schema(
+        {
+            "y": Column("y", "float", 0, 100, precision=1),
+            "sex": Column("sex", "category", codes=("F", "M")),
+            "ward": Column("ward", "category", codes=("a", "b", "c")),
+        }
+    )
+    with pytest.raises(mpcstats.ConfigurationError, match=r"C\(sex\):C\(ward\).*every margin"):
+        parse_formula("y ~ C(sex):C(ward)", schema)
+    assert len(parse_formula("y ~ C(sex) * C(ward)", schema).names) == 6
+
+
 @pytest.mark.parametrize("bits", [1, 11, 20, 21, 31, 40])
 def test_exact_gram_matches_python_integers(bits: int) -> None:
     rng = np.random.default_rng(bits)

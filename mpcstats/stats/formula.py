@@ -7,6 +7,12 @@
 Categorical columns (``C(name)`` or any category column) expand into one indicator per
 level but the first, named like statsmodels: ``C(sex)[T.M]``. Levels come from the schema's
 public codes, so every hospital builds the same design columns.
+
+As in patsy (and so statsmodels), a categorical gets all its levels instead (``C(sex)[F]``,
+``C(sex)[M]``) when the rest of its term is not in the model yet: ``age:C(sex)`` without
+``age``, or ``C(sex) - 1``. Terms are taken by degree, and such a term then covers that rest.
+A term with two or more categoricals needs every margin (``C(a):C(b)`` needs ``C(a)`` and
+``C(b)``, as ``C(a)*C(b)`` gives): patsy's other codings of them are not reproduced.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Design:
     terms: tuple[tuple[_Factor, ...], ...]
     intercept: bool
     schema: Schema
+    full: frozenset[tuple[int, int]] = frozenset()  # (term, factor) coded with every level
 
     @property
     def columns(self) -> list[str]:
@@ -52,18 +59,20 @@ class Design:
     @property
     def names(self) -> list[str]:
         names = ["Intercept"] if self.intercept else []
-        for term in self.terms:
-            for parts in itertools.product(*(self._factor_names(f) for f in term)):
-                names.append(":".join(parts))
+        for t, term in enumerate(self.terms):
+            factors = [self._factor_names(f, (t, i) in self.full) for i, f in enumerate(term)]
+            names.extend(":".join(parts) for parts in itertools.product(*factors))
         return names
 
-    def _levels(self, factor: _Factor) -> tuple[object, ...]:
-        return self.schema[factor.column].levels[1:]  # the first level is the reference
+    def _levels(self, factor: _Factor, full: bool = False) -> tuple[object, ...]:
+        levels = self.schema[factor.column].levels
+        return levels if full else levels[1:]  # the first level is the reference
 
-    def _factor_names(self, factor: _Factor) -> list[str]:
+    def _factor_names(self, factor: _Factor, full: bool) -> list[str]:
         if not factor.categorical:
             return [factor.column]
-        return [f"C({factor.column})[T.{level}]" for level in self._levels(factor)]
+        mark = "" if full else "T."
+        return [f"C({factor.column})[{mark}{level}]" for level in self._levels(factor, full)]
 
     def matrix(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(X, y) for these rows, as float64 (values on the schema's grid are exact)."""
@@ -72,8 +81,10 @@ class Design:
         if self.intercept:
             x[:, 0] = 1.0
             position = 1
-        for term in self.terms:
-            columns = [self._factor_columns(f, rows) for f in term]
+        for t, term in enumerate(self.terms):
+            columns = [
+                self._factor_columns(f, rows, (t, i) in self.full) for i, f in enumerate(term)
+            ]
             for combination in itertools.product(*[range(c.shape[1]) for c in columns]):
                 x[:, position] = columns[0][:, combination[0]]
                 for c, index in zip(columns[1:], combination[1:], strict=True):
@@ -81,11 +92,11 @@ class Design:
                 position += 1
         return x, rows[self.response].to_numpy(dtype=np.float64)
 
-    def _factor_columns(self, factor: _Factor, rows: pd.DataFrame) -> np.ndarray:
+    def _factor_columns(self, factor: _Factor, rows: pd.DataFrame, full: bool) -> np.ndarray:
         values = rows[factor.column]
         if not factor.categorical:
             return values.to_numpy(dtype=np.float64)[:, None]
-        levels = self._levels(factor)
+        levels = self._levels(factor, full)
         return np.column_stack([(values == level).to_numpy(float) for level in levels])
 
 
@@ -94,20 +105,21 @@ def design_sql(design: Design, quote: Callable[[str], str]) -> tuple[list[str], 
     computes them, with their bound parameters (category codes never enter the text)."""
     parameters: dict[str, Any] = {}
 
-    def factor_sql(factor: _Factor) -> list[str]:
+    def factor_sql(factor: _Factor, full: bool) -> list[str]:
         column = quote(factor.column)
         if not factor.categorical:
             return [column]
         expressions = []
-        for level in design._levels(factor):
+        for level in design._levels(factor, full):
             key = f"level{len(parameters)}"
             parameters[key] = level
             expressions.append(f"CASE WHEN {column} = :{key} THEN 1 ELSE 0 END")
         return expressions
 
     columns = ["1"] if design.intercept else []
-    for term in design.terms:
-        for parts in itertools.product(*(factor_sql(f) for f in term)):
+    for t, term in enumerate(design.terms):
+        factors = [factor_sql(f, (t, i) in design.full) for i, f in enumerate(term)]
+        for parts in itertools.product(*factors):
             columns.append(" * ".join(f"({part})" for part in parts))
     return [*columns, quote(design.response)], parameters
 
@@ -132,8 +144,33 @@ def parse_formula(text: str, schema: Schema) -> Design:
                 terms.extend(itertools.combinations(factors, size))
         else:
             terms.append(tuple(_factor(p, schema, text) for p in raw.split(":")))
-    unique = list(dict.fromkeys(terms))
-    return Design(left, tuple(unique), intercept, schema)
+    unique = sorted(dict.fromkeys(terms), key=len)  # by degree, as patsy; stable otherwise
+    return Design(left, tuple(unique), intercept, schema, _full_codings(unique, intercept, text))
+
+
+def _full_codings(
+    terms: list[tuple[_Factor, ...]], intercept: bool, formula: str
+) -> frozenset[tuple[int, int]]:
+    """The (term, factor) pairs whose categorical takes every level: those whose term without
+    it is not in the model yet (the intercept is the empty term); see the module docstring."""
+    covered: set[frozenset[str]] = {frozenset()} if intercept else set()
+    full = set()
+    for t, term in enumerate(terms):
+        names = frozenset(f.column for f in term)
+        categoricals = [i for i, f in enumerate(term) if f.categorical]
+        missing = [i for i in categoricals if names - {term[i].column} not in covered]
+        if len(categoricals) > 1 and missing:
+            shown = ":".join(f"C({f.column})" if f.categorical else f.column for f in term)
+            raise FilterError(
+                f"term {shown} in {formula!r} needs every margin in the model (write the "
+                "categoricals with '*'): other codings of interacting categoricals are not "
+                "supported"
+            )
+        for i in missing:
+            full.add((t, i))
+            covered.add(names - {term[i].column})
+        covered.add(names)
+    return frozenset(full)
 
 
 def _factor(text: str, schema: Schema, formula: str) -> _Factor:
