@@ -140,7 +140,7 @@ def test_hc1_opens_only_the_coefficients_beyond_masked_values(
     study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
     study.ols("los ~ age + bmi", cov_type="HC1")
     counts = _opened_counts(study)
-    assert set(counts) <= MASKED | {"model size guard", "coefficients"}
+    assert set(counts) <= MASKED | {"model size guard", "masked X'X", "coefficients"}
     assert counts["coefficients"] == {3}  # the residual pass needs them
 
 
@@ -153,6 +153,15 @@ def test_collinear_columns_are_reported_without_naming_them(make_study: StudyFac
     study = make_study(frames, schema=schema)
     with pytest.raises(mpcstats.SingularMatrixError, match="4 x 4 matrix is singular"):
         study.ols("los ~ age + bmi + weight")
+    with pytest.raises(mpcstats.SingularMatrixError, match="4 x 4 matrix is singular"):
+        study.ols("los ~ age + bmi + weight", cov_type="HC1")
+    for frame in frames.values():
+        frame["long_stay"] = (frame["los"] > frame["los"].median()).astype(int)
+    binary = Schema({**schema.columns, "long_stay": Column("long_stay", "bool")})
+    study = make_study(frames, schema=binary)
+    for model in (study.logit, study.poisson):  # Newton-Schulz would fit it silently
+        with pytest.raises(mpcstats.SingularMatrixError, match="4 x 4 matrix is singular"):
+            model("long_stay ~ age + bmi + weight")
 
 
 def test_an_ill_conditioned_design_is_still_exact(make_study: StudyFactory) -> None:
@@ -304,7 +313,7 @@ def test_a_logit_fit_opens_only_the_newton_steps() -> None:
     frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((400, 150, 700))}
     study = mpcstats.LocalSimulator(frames, schema=SMOKERS, record_openings=True)
     assert study.logit("cancer ~ age + smoker + C(sex)").converged
-    assert _opened(study) <= MASKED | {"model size guard", "Newton step"}
+    assert _opened(study) <= MASKED | {"model size guard", "masked Z'Z", "Newton step"}
 
 
 @pytest.mark.parametrize("model", ["logit", "poisson"])

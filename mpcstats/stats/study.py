@@ -1003,8 +1003,9 @@ class Study(abc.ABC):
         Leakage: the analyst learns n, the coefficients, (X'X)^-1 and the residual and total
         sums of squares, exactly; together these determine the pooled X'X, X'y and y'y, as any
         OLS output at full precision nearly does. The parties learn whether the model passed
-        the policy's size guard and whether X'X is singular; with HC1 they also learn the
-        coefficients (rounded to 80 fractional bits) for the residual pass. No party's X'X or
+        the policy's size guard and whether X'X is singular (with HC1 too, before its fixed-point
+        solve); with HC1 they also learn the coefficients (rounded to 80 fractional bits) for
+        the residual pass. No party's X'X or
         X'y is ever opened.
         """
         from mpcstats.stats.formula import parse_formula
@@ -1097,6 +1098,7 @@ class Study(abc.ABC):
         ) -> dict[str, Any]:
             full, residual_sums = self._model_sums(frame, where, design, steps)
             n, sy, gram = await self._pooled_gram(session, full, gram_bits, d)
+            await field_inverse(session, gram[:d, :d], label="masked X'X")  # full rank?
             xtx = fx.rescale(gram[:d, :d], FRAC)
             xty = fx.rescale(gram[:d, d], FRAC)
             inverse = await inverse_spd(session, xtx, work=work)
@@ -1129,8 +1131,12 @@ class Study(abc.ABC):
         Leakage: the parties and the analyst learn every iterate of the coefficients (the
         parties need them to compute the next local contributions). The analyst also learns
         the final covariance (the inverse pooled Hessian), the log-likelihood, n and the number
-        of events (for the null log-likelihood). Whether a solve starts from the previous one's
-        inverse is decided from the opened step and the schema, so it reveals nothing more.
+        of events (for the null log-likelihood). The parties also learn whether the model passed
+        the size guard and whether the design has full rank (the exact pooled Z'Z, masked by a
+        secret uniform matrix, is opened: its invertibility is all it shows), which is checked
+        beside the first solve; a rank-deficient design raises SingularMatrixError. Whether a
+        solve starts from the previous one's inverse is decided from the opened step and the
+        schema, so it reveals nothing more.
 
         The covariance is the inverse Hessian at the final coefficients, or, when the last step
         moved every weight by less than a factor e^1e-9 (the schema's ranges bound this), the
@@ -1238,8 +1244,14 @@ class Study(abc.ABC):
                 return await solver.solve(h, g, ahead=(plan, masks))
 
             async def guard() -> Shared:
-                totals = await pool(session, np.array([n_rows, events]), COUNT_BITS + y_bits)
+                """n and the events, after the size guard and a check that the design has full
+                rank (the exact pooled Z'Z must be invertible); only the verdicts open."""
+                gram = summed(blocks, lambda z, y, eta: _exact_gram(z), np.zeros(d))
+                local = np.concatenate([[n_rows, events], np.ravel(gram)])
+                pooled = await pool(session, local, COUNT_BITS + max(y_bits, 2 * x_bits + 1))
+                totals = pooled[:2]
                 await self._guard_model_size(session, totals[0], d)
+                await field_inverse(session, pooled[2:].reshape(d, d), label="masked Z'Z")
                 return totals
 
             # the guard's rounds run beside the first (cold) solve; nothing is opened before both
