@@ -140,7 +140,8 @@ def test_hc1_opens_only_the_coefficients_beyond_masked_values(
     study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
     study.ols("los ~ age + bmi", cov_type="HC1")
     counts = _opened_counts(study)
-    assert set(counts) <= MASKED | {"model size guard", "masked X'X", "coefficients"}
+    guards = {"model size guard", "binary covariate guard"}
+    assert set(counts) <= MASKED | guards | {"masked X'X", "coefficients"}
     assert counts["coefficients"] == {3}  # the residual pass needs them
 
 
@@ -278,6 +279,39 @@ def test_the_size_guard_refuses_models_with_too_many_parameters(make_study: Stud
         study.ols("los ~ age * C(sex) + C(ward) + bmi")
 
 
+def test_a_binary_covariate_with_a_rare_level_is_refused_by_name(
+    make_study: StudyFactory,
+) -> None:
+    """DataSHIELD's guard: each level of a 0/1 covariate needs k records; only the verdict per
+    covariate is opened, and a model without rare levels passes."""
+    rng = np.random.default_rng(8)
+    frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((300, 200, 250))}
+    for frame in frames.values():
+        frame["smoker"] = 0
+    frames["h1"].loc[frames["h1"].index[:3], "smoker"] = 1  # 3 smokers in all, k = 5
+    study = make_study(frames, schema=SMOKERS)
+    for fit in (study.ols, study.logit):
+        with pytest.raises(PolicyError, match=r"\['smoker'\]: a level has fewer than k = 5"):
+            fit("cancer ~ age + smoker + C(sex)")
+    assert study.logit("cancer ~ age + C(sex)").converged
+    sim = mpcstats.LocalSimulator(frames, schema=SMOKERS, policy=Policy(k=3), record_openings=True)
+    sim.ols("cancer ~ age + smoker + C(sex)")  # 3 smokers pass k = 3
+    assert _opened_counts(sim)["binary covariate guard"] == {4}  # 2 levels x 2 covariates
+
+
+def test_a_categorical_without_its_margin_fits_as_statsmodels(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA)
+    pooled = pd.concat(hospitals.values(), ignore_index=True)
+    ours = study.ols("los ~ bmi + age:C(sex)")  # age:C(sex)[F] and age:C(sex)[M]
+    ref = smf.ols("los ~ bmi + age:C(sex)", pooled).fit()
+    assert sorted(ours.params.index) == sorted(ref.params.index)
+    names = list(ours.params.index)
+    np.testing.assert_allclose(ours.params[names], ref.params[names], rtol=1e-6)
+    np.testing.assert_allclose(ours.bse[names], ref.bse[names], rtol=1e-6)
+
+
 def test_formulas_are_parsed_never_evaluated(make_study: StudyFactory) -> None:
     study = make_study(
         {f"h{i}": _hospital(np.random.default_rng(i), 20) for i in range(3)}, schema=SCHEMA
@@ -313,7 +347,8 @@ def test_a_logit_fit_opens_only_the_newton_steps() -> None:
     frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((400, 150, 700))}
     study = mpcstats.LocalSimulator(frames, schema=SMOKERS, record_openings=True)
     assert study.logit("cancer ~ age + smoker + C(sex)").converged
-    assert _opened(study) <= MASKED | {"model size guard", "masked Z'Z", "Newton step"}
+    guards = {"model size guard", "binary covariate guard"}
+    assert _opened(study) <= MASKED | guards | {"masked Z'Z", "Newton step"}
 
 
 @pytest.mark.parametrize("model", ["logit", "poisson"])

@@ -64,6 +64,25 @@ class Design:
             names.extend(":".join(parts) for parts in itertools.product(*factors))
         return names
 
+    def column_grid(self) -> tuple[list[float], list[int], list[bool]]:
+        """Per design column: the grid step, the largest |value| in steps, and whether it is a
+        0/1 indicator (the intercept and indicators have step 1 and bound 1)."""
+        steps, bounds, binary = ([1.0], [1], [False]) if self.intercept else ([], [], [])
+        for t, term in enumerate(self.terms):
+            step, bound, width, indicator = 1.0, 1, 1, True
+            for i, factor in enumerate(term):
+                column = self.schema[factor.column]
+                if factor.categorical:
+                    width *= len(self._levels(factor, (t, i) in self.full))
+                else:
+                    step *= column.precision
+                    bound *= 1 << column.grid_bits
+                    indicator &= column.kind == "bool" or (column.lo, column.hi) == (0, 1)
+            steps += [step] * width
+            bounds += [bound] * width
+            binary += [indicator] * width
+        return steps, bounds, binary
+
     def _levels(self, factor: _Factor, full: bool = False) -> tuple[object, ...]:
         levels = self.schema[factor.column].levels
         return levels if full else levels[1:]  # the first level is the reference

@@ -1025,7 +1025,7 @@ class Study(abc.ABC):
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
             full, _ = self._model_sums(frame, where, design, steps)
-            n, sy, gram = await self._pooled_gram(session, full, gram_bits, d)
+            n, sy, gram = await self._pooled_gram(session, full, gram_bits, design)
             field = session.field
             inverse = await field_inverse(session, gram[:d, :d], label="masked X'X")
             xty, yy = gram[:d, d].share, gram[d, d].share
@@ -1064,25 +1064,46 @@ class Study(abc.ABC):
         )
 
     async def _pooled_gram(
-        self, session: Session, full: np.ndarray, gram_bits: int, d: int
+        self, session: Session, full: np.ndarray, gram_bits: int, design: Any
     ) -> tuple[Shared, Shared, Shared]:
         """n, sum y and the Gram matrix of [X, y] from the parties' [1, X, y]'[1, X, y], pooled
-        and checked by the model size guard."""
+        and checked by the model guards."""
+        d = len(design.names)
         pooled = await pool(session, full, gram_bits)
         n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
-        await self._guard_model_size(session, n, d)
+        await self._guard_model(session, n, gram, design)
         return n, sy, gram
 
-    async def _guard_model_size(self, session: Session, n: Shared, d: int) -> None:
-        """Refuse a model with d parameters unless n >= max(k, d / max_parameter_fraction);
-        only the verdict is opened."""
-        k, fraction = self.policy.k, self.policy.max_parameter_fraction
+    async def _guard_model(self, session: Session, n: Shared, gram: Shared, design: Any) -> None:
+        """The policy's model guards, side by side; only their verdicts are opened.
+
+        Size: n >= max(k, d / max_parameter_fraction). Levels: every 0/1 covariate has at least
+        k records at 0 and at 1 (DataSHIELD's rule: a coefficient of a rare level describes a
+        few patients). ``gram`` is the pooled Gram matrix of the grid design, whose diagonal
+        counts the ones of a 0/1 column."""
+        k, fraction, d = self.policy.k, self.policy.max_parameter_fraction, len(design.names)
         smallest = max(k, math.ceil(d / fraction))
-        if not (await at_least_public(session, n.reshape(1), smallest, "model size guard"))[0]:
+        binary = [j for j, flag in enumerate(design.column_grid()[2]) if flag]
+        guards = [at_least_public(session, n.reshape(1), smallest, "model size guard")]
+        if binary:
+            ones = P.concatenate([gram[j, j].reshape(1) for j in binary])
+            zeros = P.concatenate([n.reshape(1)] * len(binary)) - ones
+            levels = P.concatenate([ones, zeros])
+            guards.append(at_least_public(session, levels, k, "binary covariate guard"))
+        large, *verdicts = await session.together(*guards)
+        if not large[0]:
             raise PolicyError(
                 f"the model has {d} parameters: the policy needs n >= {smallest} "
                 f"(k = {k}, at most {fraction:g} parameters per record)"
             )
+        if verdicts:
+            both = verdicts[0][: len(binary)] & verdicts[0][len(binary) :]
+            rare = [design.names[j] for j, ok in zip(binary, both, strict=True) if not ok]
+            if rare:
+                raise PolicyError(
+                    f"covariate(s) {rare}: a level has fewer than k = {k} records, which the "
+                    "policy refuses in a model; merge rare levels or drop the covariate"
+                )
 
     def _ols_robust(self, design: Any, formula: str, where: str | None) -> OLSResults:
         """OLS with HC1 standard errors: the coefficients are solved in fixed point and opened
@@ -1097,7 +1118,7 @@ class Study(abc.ABC):
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
             full, residual_sums = self._model_sums(frame, where, design, steps)
-            n, sy, gram = await self._pooled_gram(session, full, gram_bits, d)
+            n, sy, gram = await self._pooled_gram(session, full, gram_bits, design)
             await field_inverse(session, gram[:d, :d], label="masked X'X")  # full rank?
             xtx = fx.rescale(gram[:d, :d], FRAC)
             xty = fx.rescale(gram[:d, d], FRAC)
@@ -1249,9 +1270,9 @@ class Study(abc.ABC):
                 gram = summed(blocks, lambda z, y, eta: _exact_gram(z), np.zeros(d))
                 local = np.concatenate([[n_rows, events], np.ravel(gram)])
                 pooled = await pool(session, local, COUNT_BITS + max(y_bits, 2 * x_bits + 1))
-                totals = pooled[:2]
-                await self._guard_model_size(session, totals[0], d)
-                await field_inverse(session, pooled[2:].reshape(d, d), label="masked Z'Z")
+                totals, gram = pooled[:2], pooled[2:].reshape(d, d)
+                await self._guard_model(session, totals[0], gram, design)
+                await field_inverse(session, gram, label="masked Z'Z")
                 return totals
 
             # the guard's rounds run beside the first (cold) solve; nothing is opened before both
@@ -1367,18 +1388,7 @@ class Study(abc.ABC):
     def _design_grid(self, design: Any) -> tuple[np.ndarray, np.ndarray]:
         """Grid step and largest |value| in steps of every design column and the response
         (indicators and the intercept have step 1 and bound 1)."""
-        steps, bounds = ([1.0], [1]) if design.intercept else ([], [])
-        for term in design.terms:
-            step, bound, width = 1.0, 1, 1
-            for factor in term:
-                column = self.schema[factor.column]
-                if factor.categorical:
-                    width *= len(design._levels(factor))
-                else:
-                    step *= column.precision
-                    bound *= 1 << column.grid_bits
-            steps += [step] * width
-            bounds += [bound] * width
+        steps, bounds, _ = design.column_grid()
         response = self.schema[design.response]
         return np.array([*steps, response.precision]), np.array([*bounds, 1 << response.grid_bits])
 
