@@ -220,6 +220,12 @@ def test_small_groups_get_no_statistics(make_study: StudyFactory) -> None:
     )
     result = make_study(frames, schema=schema).describe("age", by="sex")
     assert result.frame.loc["F"].isna().all()  # 3 records < k = 5
+    # the other group is withheld too: the overall describe minus it would give F's
+    assert result.frame.loc["M"].isna().all()
+    frames["c"] = pd.DataFrame({"age": [70] * 6, "sex": ["X"] * 6})
+    schema.columns["sex"] = Column("sex", "category", codes=("F", "M", "X"))
+    result = make_study(frames, schema=schema).describe("age", by="sex")
+    assert result.frame.loc["F"].isna().all() and result.frame.loc["X"].isna().all()
     assert result.frame.loc["M", "n"] == 8 and result.frame.loc["M", "mean"] == 50
 
 

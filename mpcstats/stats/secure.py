@@ -34,6 +34,7 @@ __all__ = [
     "SUPPRESSION_PASSES",
     "at_least_public",
     "gate_at_least",
+    "gate_groups",
     "open_gate",
     "open_if_at_least",
     "pool",
@@ -76,11 +77,11 @@ async def suppress(session: Session, counts: Shared, k: int) -> Shared:
     axes = [axis for axis, size in enumerate(counts.shape) if size > 1]
     if not axes:
         return flags
-    for _ in range(SUPPRESSION_PASSES):
+    for _ in range(SUPPRESSION_PASSES if len(axes) > 1 else 1):  # one line settles at once
         for axis in axes:
             lines = await _complete_lines(session, _lines(counts, axis), _lines(flags, axis))
             flags = _unlines(lines, axis, counts.shape)
-    return await _all_if_unsettled(session, flags, axes)
+    return flags if len(axes) == 1 else await _all_if_unsettled(session, flags, axes)
 
 
 # passes over every axis before an unsettled table is hidden whole: on random tables with a
@@ -162,6 +163,23 @@ async def _first_minimum(session: Session, rows: Shared) -> Shared:
             won_hot = np.concatenate([won_hot, onehot[:, -1:]], axis=1)
         values, onehot = won, won_hot
     return Shared(field, onehot[:, 0], 1)
+
+
+async def gate_groups(
+    session: Session, n: Shared, values: list[Shared], k: int
+) -> dict[str, tuple[np.ndarray, int]]:
+    """As :func:`gate_at_least` for the groups of one variable (a 1-D vector of counts ``n``),
+    with complementary suppression: if exactly one group has fewer than k records, the
+    smallest other group is withheld too, so an overall statistic minus the released groups
+    does not give the small group's. The gate is 1 - flag; ``open_gate`` reads it the same."""
+    flags = await suppress(session, n, k)
+    kept = (1 - flags).with_bits(1)
+    products = await P.mul(session, P.concatenate([kept] * len(values)), P.concatenate(values))
+    shares = [release(session, kept)] + [
+        release(session, products[i * n.size : (i + 1) * n.size]) for i in range(len(values))
+    ]
+    names = ["gate", *(f"gated{index}" for index in range(len(values)))]
+    return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
 
 
 async def gate_at_least(

@@ -59,6 +59,7 @@ from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import (
     at_least_public,
     gate_at_least,
+    gate_groups,
     open_gate,
     open_if_at_least,
     pool,
@@ -362,7 +363,8 @@ class Study(abc.ABC):
         """n, mean, variance (n - 1 denominator, as pandas) and standard deviation.
 
         Leakage: the analyst learns these for groups with at least k records (and which groups
-        were suppressed); parties learn nothing. The analyst receives each released group's
+        were suppressed: with ``by``, when one group is below k the smallest other is withheld
+        too, so totals cannot be differenced); parties learn nothing. The analyst receives each released group's
         exact n, sum and sum of squares on the grid, which determine n, mean and variance and
         are determined by them, and divides in exact arithmetic. Complete cases only: the
         number of records excluded for a missing value is part of the result.
@@ -423,7 +425,8 @@ class Study(abc.ABC):
             pooled = await pool(session, local(rows, excluded), 2 * value_bits)
             stats = pooled[:-1].reshape(len(levels), 3)
             n, s, q = (stats[:, i] for i in range(3))
-            outputs = await gate_at_least(session, n.with_bits(COUNT_BITS), [n, s, q], k)
+            gate = gate_at_least if by is None else gate_groups
+            outputs = await gate(session, n.with_bits(COUNT_BITS), [n, s, q], k)
             outputs["excluded"] = (release(session, pooled[-1:]), 0)
             return outputs
 
