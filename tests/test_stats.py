@@ -113,6 +113,19 @@ def test_histogram_and_crosstab_match_numpy_and_pandas(
     assert table.to_numpy().tolist() == expected.to_numpy().tolist()
 
 
+def test_every_result_counts_the_records_a_missing_value_excluded(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    missing = int(_pooled(hospitals).crp.isna().sum())
+    assert missing > 0
+    histogram = study.histogram("crp", bins=[0, 10, 500])
+    quantiles = study.quantiles("crp", [0.5])
+    assert histogram.excluded == quantiles.excluded == study.describe("crp").excluded == missing
+    assert f"excluded for a missing value: {missing}" in histogram.summary()
+    assert study.count(by="sex").excluded == study.crosstab("sex", "tumour").excluded == 0
+
+
 def test_small_cells_are_suppressed_with_a_complement_and_never_opened() -> None:
     rng = np.random.default_rng(9)
     frames = {f"h{i}": _hospital(rng, 300, 0) for i in range(3)}

@@ -42,6 +42,11 @@ def _summary(title: str, body: str, notes: list[str]) -> str:
     return "\n".join(parts)
 
 
+def _excluded(count: float) -> str:
+    """The summary line of records left out for a missing value (none: no line)."""
+    return f"\n\nrecords excluded for a missing value: {count:g}" if count else ""
+
+
 @dataclass
 class CountResult:
     """Record counts, overall or per group; ``counts`` is a Series (NaN where suppressed)."""
@@ -50,6 +55,7 @@ class CountResult:
     k: int
     where: str | None = None
     notes: list[str] = field(default_factory=list)
+    excluded: float = 0.0  # records left out for a missing value in ``by``
 
     @property
     def n(self) -> float:
@@ -60,7 +66,7 @@ class CountResult:
 
     def summary(self) -> str:
         title = "Count" + (f" where {self.where}" if self.where else "")
-        return _summary(title, self.to_frame().to_string(), self.notes)
+        return _summary(title, self.to_frame().to_string() + _excluded(self.excluded), self.notes)
 
     def plot(self, ax: Any = None) -> Any:
         """A bar chart of the counts (suppressed bars are left out)."""
@@ -85,6 +91,7 @@ class HistogramResult:
     column: str
     k: int
     notes: list[str] = field(default_factory=list)
+    excluded: float = 0.0  # records left out for a missing value
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -92,7 +99,8 @@ class HistogramResult:
         )
 
     def summary(self) -> str:
-        return _summary(f"Histogram of {self.column}", self.to_frame().to_string(), self.notes)
+        body = self.to_frame().to_string() + _excluded(self.excluded)
+        return _summary(f"Histogram of {self.column}", body, self.notes)
 
     def plot(self, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
@@ -119,12 +127,13 @@ class CrosstabResult:
     table: pd.DataFrame
     k: int
     notes: list[str] = field(default_factory=list)
+    excluded: float = 0.0  # records left out for a missing value in a variable
 
     def to_frame(self) -> pd.DataFrame:
         return self.table
 
     def summary(self) -> str:
-        return _summary("Crosstab", self.table.to_string(), self.notes)
+        return _summary("Crosstab", self.table.to_string() + _excluded(self.excluded), self.notes)
 
     def plot(self, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
@@ -187,12 +196,13 @@ class QuantileResult:
     column: str
     n: float
     notes: list[str] = field(default_factory=list)
+    excluded: float = 0.0  # records left out for a missing value
 
     def to_frame(self) -> pd.DataFrame:
         return self.values.rename(self.column).to_frame()
 
     def summary(self) -> str:
-        body = self.to_frame().to_string() + f"\n\nn = {self.n:g}"
+        body = self.to_frame().to_string() + f"\n\nn = {self.n:g}" + _excluded(self.excluded)
         return _summary(f"Quantiles of {self.column}", body, self.notes)
 
     def __repr__(self) -> str:

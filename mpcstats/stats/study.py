@@ -246,13 +246,17 @@ class Study(abc.ABC):
                 return np.array([_size(rows)])
             return _cell_counts([_codes(rows[by], levels)], [len(levels)], _weights(rows))
 
-        counts = self._suppressed_counts(local, where, [by] if by else [], (len(levels),))
+        counts, excluded = self._suppressed_counts(local, where, [by] if by else [], (len(levels),))
         series = pd.Series(counts, index=pd.Index(levels, name=by), name="count")
-        return CountResult(series, self.policy.k, where, self._suppression_notes(counts))
+        notes = self._suppression_notes(counts)
+        return CountResult(series, self.policy.k, where, notes, excluded)
 
     @analysis
     def frequencies(self, column: str, where: str | None = None) -> CountResult:
-        """Counts of each coded value of a category column (e.g. ICD chapters)."""
+        """Counts of each coded value of a category column (e.g. ICD chapters).
+
+        Leakage: as :meth:`count` with ``by=column``: the counts of cells with at least k
+        records, and which cells were suppressed (complementary suppression included)."""
         return self.count(where=where, by=column)
 
     @analysis
@@ -272,10 +276,9 @@ class Study(abc.ABC):
             values = rows[column].to_numpy(dtype=np.float64)
             return np.histogram(values, edges, weights=_weights(rows))[0].astype(np.int64)
 
-        counts = self._suppressed_counts(local, where, [column], (len(edges) - 1,))
-        return HistogramResult(
-            counts, edges, column, self.policy.k, self._suppression_notes(counts)
-        )
+        counts, excluded = self._suppressed_counts(local, where, [column], (len(edges) - 1,))
+        notes = self._suppression_notes(counts)
+        return HistogramResult(counts, edges, column, self.policy.k, notes, excluded)
 
     @analysis
     def crosstab(
@@ -301,7 +304,7 @@ class Study(abc.ABC):
 
         needed = [row, col] + ([layer] if layer else [])
         shape = (len(layer_levels), len(rows_levels), len(col_levels))
-        counts = self._suppressed_counts(local, where, needed, shape)
+        counts, excluded = self._suppressed_counts(local, where, needed, shape)
         frames = [
             pd.DataFrame(
                 counts[i],
@@ -311,7 +314,7 @@ class Study(abc.ABC):
             for i in range(len(layer_levels))
         ]
         table = frames[0] if layer is None else pd.concat(frames, keys=layer_levels, names=[layer])
-        return CrosstabResult(table, self.policy.k, self._suppression_notes(counts))
+        return CrosstabResult(table, self.policy.k, self._suppression_notes(counts), excluded)
 
     def _suppressed_counts(
         self,
@@ -319,32 +322,39 @@ class Study(abc.ABC):
         where: str | None,
         needed: list[str],
         shape: tuple[int, ...],
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, float]:
         """Pool local count tables of the public ``shape`` and apply disclosure control;
-        suppressed cells are NaN."""
+        suppressed cells are NaN. Also the pooled number of records that a missing value in
+        ``needed`` excluded."""
         k = self.policy.k
         single = math.prod(shape) == 1  # no complement to find: a product gate, no comparison
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, needed, collapse=True)
+            rows, excluded = self._rows(frame, where, needed, collapse=True)
             table = np.asarray(local(rows), dtype=np.int64)
-            total = await pool(session, table, COUNT_BITS)
+            pooled = await pool(session, np.append(table.ravel(), excluded), COUNT_BITS)
+            total, missing = pooled[:-1].reshape(*table.shape), pooled[-1:]
+            outputs = {"excluded": (release(session, missing), 0)}
             if single:
                 cell = total.reshape(1)
-                return await gate_at_least(session, cell, [cell], k)
+                return outputs | await gate_at_least(session, cell, [cell], k)
             flags = await suppress(session, total, k)
             kept = total - (await P.mul(session, flags, total)).with_bits(total.bits)
-            return {"counts": (release(session, kept), 0), "flags": (release(session, flags), 0)}
+            return outputs | {
+                "counts": (release(session, kept), 0),
+                "flags": (release(session, flags), 0),
+            }
 
         out = self._release(program, _COUNT_MODULUS)
+        excluded = float(out["excluded"][0])
         if single:
             passed, (kept,) = open_gate(PrimeField.with_bits(_COUNT_MODULUS), out, 1)
-            return np.where(passed, kept.astype(np.float64), np.nan).reshape(shape)
+            return np.where(passed, kept.astype(np.float64), np.nan).reshape(shape), excluded
         counts = out["counts"].astype(np.float64)
         counts[out["flags"].astype(np.int64) == 1] = np.nan
-        return counts
+        return counts, excluded
 
     def _suppression_notes(self, counts: np.ndarray) -> list[str]:
         hidden = int(np.isnan(counts).sum())
@@ -364,10 +374,11 @@ class Study(abc.ABC):
 
         Leakage: the analyst learns these for groups with at least k records (and which groups
         were suppressed: with ``by``, when one group is below k the smallest other is withheld
-        too, so totals cannot be differenced); parties learn nothing. The analyst receives each released group's
-        exact n, sum and sum of squares on the grid, which determine n, mean and variance and
-        are determined by them, and divides in exact arithmetic. Complete cases only: the
-        number of records excluded for a missing value is part of the result.
+        too, so totals cannot be differenced); parties learn nothing. The analyst receives
+        each released group's exact n, sum and sum of squares on the grid, which determine n,
+        mean and variance and are determined by them, and divides in exact arithmetic.
+        Complete cases only: the number of records excluded for a missing value is part of the
+        result.
         """
         spec = self._column(column)
         if spec.kind == "category":
@@ -881,14 +892,18 @@ class Study(abc.ABC):
 
     @analysis
     def mean(self, column: str, where: str | None = None, by: str | None = None) -> Any:
+        """The mean (a float, or a Series per group). Leakage: as :meth:`describe`, whose n,
+        mean and variance the analyst receives."""
         return self.describe(column, where, by).mean
 
     @analysis
     def var(self, column: str, where: str | None = None, by: str | None = None) -> Any:
+        """The variance (n - 1 denominator, as pandas). Leakage: as :meth:`describe`."""
         return self.describe(column, where, by).var
 
     @analysis
     def std(self, column: str, where: str | None = None, by: str | None = None) -> Any:
+        """The standard deviation (n - 1 denominator). Leakage: as :meth:`describe`."""
         return self.describe(column, where, by).std
 
     # quantiles ---------------------------------------------------------------------------------
@@ -923,18 +938,20 @@ class Study(abc.ABC):
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
         ) -> dict[str, Any]:
-            rows, _ = self._rows(frame, where, [column], collapse=True)
+            rows, excluded = self._rows(frame, where, [column], collapse=True)
             grid = spec.grid(rows[column].to_numpy(np.float64))
             at_or_below = _cumulative_counts(grid, rows, lo_grid, width)
             # every search starts on the whole grid: its first counts are pooled with n
             # the most searches n can need (at least one: with no level asked, n is released)
             plan = _search_digits(width, max(2 * len(levels), 1))
             first = _probes(np.array([lo_grid]), *plan[0])
-            local = np.concatenate([[_size(rows)], at_or_below(first.ravel())])
+            local = np.concatenate([[_size(rows), excluded], at_or_below(first.ravel())])
             pooled_first = await pool(session, local, COUNT_BITS)
+            missing = {"excluded": (release(session, pooled_first[1:2]), 0)}
+            pooled_first = P.concatenate([pooled_first[:1], pooled_first[2:]])
             (total,) = await open_if_at_least(session, pooled_first[:1], k, "quantile n")
             if total is None:
-                return {PUBLIC: {"n": None, "grid": []}}
+                return missing | {PUBLIC: {"n": None, "grid": []}}
             _, below, above = _order_ranks(total, levels)
             allowed = (below >= k) & (total - 1 - above >= k)
             ranks, searched = np.unique(
@@ -964,12 +981,14 @@ class Study(abc.ABC):
                 else:
                     passed = await P.open_ltz(session, gaps, ahead=ahead, label=label)
                 low = low + part * passed.reshape(probes.shape).astype(np.int64).sum(axis=1)
-            return {PUBLIC: {"n": total, "grid": low[searched].tolist()}}
+            return missing | {PUBLIC: {"n": total, "grid": low[searched].tolist()}}
 
         out = self._release(program, 127)
+        excluded = float(out["excluded"][0])
         if out["n"] is None:
             values = pd.Series(np.nan, index=levels)
-            return QuantileResult(values, column, float("nan"), ["n is below k: suppressed."])
+            notes = ["n is below k: suppressed."]
+            return QuantileResult(values, column, float("nan"), notes, excluded)
         total = int(out["n"])
         positions, below, above = _order_ranks(total, levels)
         allowed = (below >= k) & (total - 1 - above >= k)
@@ -982,10 +1001,13 @@ class Study(abc.ABC):
             if allowed.all()
             else [f"quantiles with fewer than k = {k} records on either side are suppressed."]
         )
-        return QuantileResult(pd.Series(values, index=levels), column, float(total), notes)
+        series = pd.Series(values, index=levels)
+        return QuantileResult(series, column, float(total), notes, excluded)
 
     @analysis
     def median(self, column: str, where: str | None = None) -> float:
+        """The exact median of the pooled column (NaN when suppressed). Leakage: as
+        :meth:`quantiles` for q = 0.5: n, and the order statistics around the median."""
         return float(self.quantiles(column, [0.5], where).values.iloc[0])
 
     # models ------------------------------------------------------------------------------------
@@ -1421,12 +1443,17 @@ class Study(abc.ABC):
     # extremes ----------------------------------------------------------------------------------
     @analysis
     def min(self, column: str, where: str | None = None) -> float:
-        """The smallest value, if the policy allows extremes (they can identify a patient)."""
+        """The smallest value, if the policy allows extremes (they can identify a patient).
+
+        Leakage: the pooled minimum, to the analyst only; each party's own minimum enters a
+        secure tournament and is never opened; parties learn nothing."""
         return self._extreme(column, where, largest=False)
 
     @analysis
     def max(self, column: str, where: str | None = None) -> float:
-        """The largest value, if the policy allows extremes (they can identify a patient)."""
+        """The largest value, if the policy allows extremes (they can identify a patient).
+
+        Leakage: the pooled maximum, to the analyst only; parties learn nothing."""
         return self._extreme(column, where, largest=True)
 
     def _extreme(self, column: str, where: str | None, largest: bool) -> float:
