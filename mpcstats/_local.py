@@ -60,8 +60,10 @@ class LoopbackFederation:
         schemas: Mapping[str, Schema] | None = None,
         timeout: float = 10.0,
         staged: bool = False,
+        shutdown_grace: float = 5.0,
     ) -> None:
         self.folder, self.schema, self.timeout = folder, schema, timeout
+        self.shutdown_grace = shutdown_grace
         self.staged = staged  # hospitals stage their CSV into SQLite, as for large files
         self.hospitals = list(tables)
         self.names = self.hospitals + [
@@ -117,7 +119,7 @@ class LoopbackFederation:
             f'name = "{name}"',
             f'listen = "127.0.0.1:{self.ports[self.names.index(name)]}"',
             f"timeout = {self.timeout}",
-            "shutdown_grace = 5",
+            f"shutdown_grace = {self.shutdown_grace}",
             "",
             "[federation]",
             f"parties = {_toml_list(self.names)}",

@@ -68,6 +68,7 @@ PARTY_KEY = "mpcstats-party"  # ... and for PartyUnavailableError, the missing p
 DETAIL_KEY = "mpcstats-detail"  # ... and why it is missing
 _PROGRESS_INTERVAL = 0.5
 _RELINK_INTERVAL = 2.0
+_ABORT_GRACE = 1.0  # how long aborted sessions get to report their reason at shutdown
 
 _STATUS: list[tuple[type[BaseException], grpc.StatusCode]] = [  # most specific first
     (SchemaError, grpc.StatusCode.FAILED_PRECONDITION),
@@ -210,6 +211,14 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         if running:
             log.info("waiting for sessions", extra={"party": self.name, "sessions": len(running)})
             await asyncio.wait(running, timeout=grace)
+        # abort the rest with a reason: the peers and every analyst are told why
+        reason = f"{self.name} is shutting down"
+        for run in list(self.runs.values()):
+            if not run.task.done():
+                with contextlib.suppress(MpcStatsError):
+                    await run.session.channel.close(reason)
+        if running:
+            await asyncio.wait(running, timeout=_ABORT_GRACE)
         for run in list(self.runs.values()):
             run.task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import stat
 import time
 from collections.abc import Awaitable, Iterator
@@ -205,6 +206,33 @@ def test_a_killed_party_is_named_within_seconds_and_the_next_session_runs(
             assert _eventually(
                 lambda name=name: "party 2 (hosp_c) unavailable" in daemons.log(name)
             )
+        daemons.start("hosp_c")
+        assert _eventually(lambda: study.count().counts.iloc[0]) == 5800
+
+
+def test_sigterm_mid_session_aborts_it_with_a_reason_everywhere(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    """A party stopping with a session still running (past its grace) aborts it: the analyst
+    and the other parties are told which party is shutting down, and the audit logs end the
+    session; the restarted party serves the next session."""
+    daemons = LoopbackFederation(tmp_path, frames, SMOKERS, timeout=30, shutdown_grace=0.2)
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+        assert study.count().counts.iloc[0] == 5800
+
+        async def stop_midway() -> None:
+            task = asyncio.ensure_future(_long_fit(study))
+            await asyncio.sleep(1.0)
+            daemons.processes["hosp_c"].send_signal(signal.SIGTERM)
+            with pytest.raises(mpcstats.MpcStatsError, match="hosp_c is shutting down"):
+                await task
+
+        asyncio.run(stop_midway())
+        assert daemons.processes["hosp_c"].wait(15) == 0
+        for name in daemons.names:
+            end = _records(daemons, name, "end")[-1]
+            assert end["method"] == "logit" and end["outcome"] == "ChannelClosedError", name
+        assert [r["event"] for r in _read(daemons.folder / "hosp_c" / "audit.jsonl")][-1] == "stop"
         daemons.start("hosp_c")
         assert _eventually(lambda: study.count().counts.iloc[0]) == 5800
 
