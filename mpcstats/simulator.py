@@ -5,13 +5,19 @@
 infers one from the data, which only a simulation may do. With two hospitals a data-less helper
 party makes the third compute party. ``LocalSimulator(n=3).run(program)`` is the low-level use:
 run a secure program on every party and see its rounds and bytes.
+
+``transport="grpc"`` runs the same parties over the real transport instead of memory
+channels: one :class:`~mpcstats.transport.grpc_channel.GrpcNetwork` per party on loopback,
+with mutual TLS under a throwaway PKI made for the run, all in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,12 +25,15 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from mpcstats._errors import ConfigurationError
-from mpcstats.core.field import DEFAULT_MODULUS_BITS
+from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
 from mpcstats.protocols.session import DEFAULT_KAPPA, Session, Stats
 from mpcstats.stats.schema import Schema
 from mpcstats.stats.study import Policy, Program, Study
 from mpcstats.stats.tables import SqlTable
+from mpcstats.transport.channel import Channel
+from mpcstats.transport.grpc_channel import GrpcNetwork
 from mpcstats.transport.memory import MemoryNetwork
+from mpcstats.transport.pki import create_ca, issue
 
 __all__ = ["LocalSimulator", "RunResult"]
 
@@ -80,6 +89,7 @@ class LocalSimulator(Study):
         kappa: int = DEFAULT_KAPPA,
         record_openings: bool = False,
         timeout: float = 60.0,
+        transport: str = "memory",
     ) -> None:
         if datasets is not None and not isinstance(datasets, Mapping):
             raise ConfigurationError(
@@ -90,6 +100,9 @@ class LocalSimulator(Study):
         self.frames = [_load(name, source) for name, source in (datasets or {}).items()]
         if datasets is not None and len(self.frames) < 2:
             raise ConfigurationError("a study joins at least two hospitals")
+        if transport not in {"memory", "grpc"}:
+            raise ConfigurationError(f"transport is 'memory' or 'grpc', not {transport!r}")
+        self.transport = transport
         self.n = n if n is not None else max(len(self.frames), 3)
         if self.n < len(self.frames):
             raise ConfigurationError(f"{len(self.frames)} hospitals need n >= {len(self.frames)}")
@@ -142,39 +155,44 @@ class LocalSimulator(Study):
 
         With ``pooled_setup`` the PRSS keys travel with the program's first pooling round, as
         in a daemon (statistics start by pooling); otherwise they take a round of their own."""
-        network = MemoryNetwork(self.n, timeout=self.timeout)
-        sessions = [
-            Session(
-                i,
-                self.n,
-                network.channel(i),
-                threshold=self.threshold,
-                modulus_bits=modulus_bits or self.modulus_bits,
-                kappa=self.kappa,
-                record_openings=self.record_openings,
-            )
-            for i in range(self.n)
-        ]
+        bits = modulus_bits or self.modulus_bits
+        opened = _memory_channels if self.transport == "memory" else _grpc_channels
+        async with opened(self.n, self.timeout, PrimeField.with_bits(bits)) as channels:
+            sessions = [
+                Session(
+                    i,
+                    self.n,
+                    channel,
+                    threshold=self.threshold,
+                    modulus_bits=bits,
+                    kappa=self.kappa,
+                    record_openings=self.record_openings,
+                )
+                for i, channel in enumerate(channels)
+            ]
 
-        async def party(session: Session) -> Any:
+            async def party(session: Session) -> Any:
+                try:
+                    if pooled_setup:
+                        session.prepare_setup()
+                    else:
+                        await session.setup()
+                    return await program(session)
+                except BaseException as error:
+                    with contextlib.suppress(Exception):  # tell the others, if still possible
+                        await session.channel.close(
+                            f"party {session.party} failed: {type(error).__name__}"
+                        )
+                    raise
+
+            tasks = [asyncio.ensure_future(party(s)) for s in sessions]
             try:
-                if pooled_setup:
-                    session.prepare_setup()
-                else:
-                    await session.setup()
-                return await program(session)
-            except BaseException as error:
-                network.close(f"party {session.party} failed: {type(error).__name__}")
-                raise
-
-        tasks = [asyncio.ensure_future(party(s)) for s in sessions]
-        try:
-            outputs = await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise _first_cause(tasks) from None
+                outputs = await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise _first_cause(tasks) from None
         return RunResult(
             list(outputs), [s.stats for s in sessions], sessions[0].t, sessions[0].output_degree
         )
@@ -182,6 +200,33 @@ class LocalSimulator(Study):
     def run(self, program: Callable[[Session], Coroutine[Any, Any, T]]) -> RunResult:
         """Synchronous :meth:`run_async`; works inside a running event loop (Jupyter) too."""
         return _run_sync(lambda: self.run_async(program))
+
+
+@contextlib.asynccontextmanager
+async def _memory_channels(
+    n: int, timeout: float, prime: PrimeField
+) -> AsyncIterator[list[Channel]]:
+    network = MemoryNetwork(n, timeout=timeout)
+    yield [network.channel(i) for i in range(n)]
+
+
+@contextlib.asynccontextmanager
+async def _grpc_channels(n: int, timeout: float, prime: PrimeField) -> AsyncIterator[list[Channel]]:
+    """One session's channels on n gRPC networks on loopback, linked with mutual TLS."""
+    names = [f"party{i}" for i in range(n)]
+    with tempfile.TemporaryDirectory(prefix="mpcstats-simulation-") as folder:
+        ca = create_ca(Path(folder))
+        networks = [
+            GrpcNetwork(i, names, issue(ca, name), listen="127.0.0.1:0", timeout=timeout)
+            for i, name in enumerate(names)
+        ]
+        try:
+            ports = [await network.start() for network in networks]
+            addresses = [f"127.0.0.1:{port}" for port in ports]
+            await asyncio.gather(*(network.connect(addresses) for network in networks))
+            yield [network.channel("simulation", prime) for network in networks]
+        finally:
+            await asyncio.gather(*(network.close() for network in networks))
 
 
 def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

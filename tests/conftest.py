@@ -3,6 +3,7 @@ real party daemons (the same tests run through both)."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -45,7 +46,12 @@ def smokers(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 
 def run(n: int, program: Callable[[Session], Awaitable[Any]], **options: Any) -> RunResult:
+    """``program`` on n parties, over the transport of the test's ``n`` (memory by default)."""
+    options.setdefault("transport", _TRANSPORT.get())
     return LocalSimulator(n=n, **options).run(program)  # type: ignore[arg-type]
+
+
+_TRANSPORT: contextvars.ContextVar[str] = contextvars.ContextVar("transport", default="memory")
 
 
 def owned(session: Session, owner: int, values: Any) -> Any:
@@ -53,9 +59,17 @@ def owned(session: Session, owner: int, values: Any) -> Any:
     return values if session.party == owner else None
 
 
-@pytest.fixture(params=PARTY_COUNTS, ids=lambda n: f"n{n}")
-def n(request: pytest.FixtureRequest) -> int:
-    return int(request.param)
+@pytest.fixture(
+    params=[*((n, "memory") for n in PARTY_COUNTS), (3, "grpc")],
+    ids=lambda p: f"n{p[0]}" + ("" if p[1] == "memory" else f"-{p[1]}"),
+)
+def n(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The number of parties of a protocol test; the suite also runs once with 3 parties over
+    gRPC with mutual TLS (in one process), through :func:`run`."""
+    parties, transport = request.param
+    token = _TRANSPORT.set(transport)
+    yield parties
+    _TRANSPORT.reset(token)
 
 
 # the same statistics suite over the simulator and over real daemons ---------------------------

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import mpcstats
 from mpcstats import ChannelClosedError, MpcStatsError, PartyUnavailableError, ProtocolError
 from mpcstats import protocols as P
 from mpcstats.core.field import PrimeField
@@ -349,3 +351,16 @@ def test_sending_to_a_vanished_peer_names_it(tmp_path: Path) -> None:
     error = _run(_pki(tmp_path), body)
     assert isinstance(error, PartyUnavailableError) and error.party == 2, repr(error)
     assert "hosp_c" in str(error)
+
+
+def test_the_simulator_runs_studies_over_grpc_with_mutual_tls() -> None:
+    """The same parties, over real gRPC streams under a throwaway PKI, in one process."""
+    rng = np.random.default_rng(3)
+    frames = {f"h{i}": pd.DataFrame({"x": rng.integers(0, 100, 50)}) for i in range(3)}
+    pooled = pd.concat(frames.values()).x
+    study = mpcstats.LocalSimulator(frames, transport="grpc")
+    result = study.describe("x")
+    assert result.n == 150 and result.mean == pytest.approx(pooled.mean(), rel=1e-12)
+    assert study.last_run is not None and study.last_run.bytes_sent > 0
+    with pytest.raises(mpcstats.ConfigurationError, match="'memory' or 'grpc'"):
+        mpcstats.LocalSimulator(frames, transport="carrier pigeon")
