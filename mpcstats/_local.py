@@ -61,9 +61,12 @@ class LoopbackFederation:
         timeout: float = 10.0,
         staged: bool = False,
         shutdown_grace: float = 5.0,
+        file_format: str = "csv",
     ) -> None:
+        if file_format not in {"csv", "parquet"}:
+            raise ValueError(f"file_format is 'csv' or 'parquet', not {file_format!r}")
         self.folder, self.schema, self.timeout = folder, schema, timeout
-        self.shutdown_grace = shutdown_grace
+        self.shutdown_grace, self.file_format = shutdown_grace, file_format
         self.staged = staged  # hospitals stage their CSV into SQLite, as for large files
         self.hospitals = list(tables)
         self.names = self.hospitals + [
@@ -140,13 +143,17 @@ class LoopbackFederation:
             'path = "audit.jsonl"',
         ]
         if table is not None:
-            table.to_csv(home / "data.csv", index=False)
+            data = home / f"data.{self.file_format}"
+            if self.file_format == "csv":
+                table.to_csv(data, index=False)
+            else:
+                table.to_parquet(data, index=False)
             (home / "schema.json").write_text((schema or self.schema).to_json())
             lines += [
                 "",
                 f"[datasets.{DATASET}]",
-                'format = "csv"',
-                'path = "data.csv"',
+                f'format = "{self.file_format}"',
+                f'path = "{data.name}"',
                 'schema = "schema.json"',
                 *(['stage = "data.sqlite"'] if self.staged else []),
             ]

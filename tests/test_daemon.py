@@ -76,6 +76,52 @@ def test_an_analyst_from_another_ca_is_refused(
         )
 
 
+def test_a_caller_without_a_certificate_never_reaches_the_service(
+    federation: LoopbackFederation,
+) -> None:
+    """TLS itself refuses a client that presents no certificate: the call fails before any
+    handler runs (UNAVAILABLE, the handshake's failure), and nothing is audited as a run."""
+    from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
+
+    ca = Path(federation.analyst.ca).read_bytes()
+    address = federation.addresses["hosp_a"]
+
+    async def call() -> grpc.StatusCode:
+        options = [("grpc.ssl_target_name_override", "hosp_a")]
+        credentials = grpc.ssl_channel_credentials(ca)  # no client key or certificate
+        async with grpc.aio.secure_channel(address, credentials, options=options) as channel:
+            stub = analyst_pb2_grpc.AnalystStub(channel)
+            try:
+                await stub.Describe(analyst_pb2.DescribeRequest(), timeout=5)
+            except grpc.aio.AioRpcError as error:
+                return error.code()
+        return grpc.StatusCode.OK
+
+    assert asyncio.run(call()) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_synchronous_calls_work_inside_a_running_event_loop(
+    study: mpcstats.Federation, frames: dict[str, pd.DataFrame]
+) -> None:
+    """As in a Jupyter cell, whose code runs while the kernel's event loop runs."""
+
+    async def cell() -> float:
+        return float(study.count().counts.iloc[0])
+
+    assert asyncio.run(cell()) == len(_pooled(frames))
+
+
+def test_a_long_call_shows_a_progress_bar(
+    federation: LoopbackFederation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connected = mpcstats.connect(**federation.connect_kwargs(), progress=True)
+    # long on purpose: the bar appears after a second
+    with connected as study, pytest.warns(RuntimeWarning, match="did not converge"):
+        study.logit("cancer ~ age + smoker + C(sex)", where=SEPARATED, maxiter=40)
+    shown = capsys.readouterr().err
+    assert "logit" in shown and "rounds" in shown  # tqdm's bar: the method, rounds so far
+
+
 def test_a_certificate_not_named_as_analyst_is_refused(federation: LoopbackFederation) -> None:
     party = federation.folder / "pki"  # hosp_b's own certificate is a party's, not an analyst's
     with pytest.raises(mpcstats.AccessDeniedError, match="'hosp_b' is not an analyst"):
@@ -237,6 +283,16 @@ def test_sigterm_mid_session_aborts_it_with_a_reason_everywhere(
         assert _eventually(lambda: study.count().counts.iloc[0]) == 5800
 
 
+def test_daemons_read_parquet_files(tmp_path: Path, frames: dict[str, pd.DataFrame]) -> None:
+    daemons = LoopbackFederation(tmp_path, frames, SMOKERS, file_format="parquet")
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+        result = study.describe("age", by="sex")
+    pooled = _pooled(frames)
+    for sex, group in pooled.groupby("sex"):
+        assert result.frame.loc[sex, "n"] == len(group)
+        assert result.frame.loc[sex, "mean"] == pytest.approx(group.age.mean(), rel=1e-12)
+
+
 def test_hospitals_with_different_schemas_are_refused_column_by_column(
     tmp_path: Path, frames: dict[str, pd.DataFrame]
 ) -> None:
@@ -259,8 +315,13 @@ def test_shutdown_is_graceful_and_the_audit_chain_holds(
 ) -> None:
     daemons = LoopbackFederation(tmp_path, frames, SMOKERS)
     with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
-        study.describe("age", where="smoker == 1")
+        result = study.describe("age", where="smoker == 1")
     assert daemons.stop() == dict.fromkeys(daemons.names, 0)
+    # the parties never see the output, and their logs and audit records hold no result
+    shown = [f"{result.mean:.6g}", f"{result.var:.6g}", f"{result.std:.6g}"]
+    for name in daemons.names:
+        written = daemons.log(name) + (daemons.folder / name / "audit.jsonl").read_text()
+        assert not [value for value in shown if value in written], name
     for name in daemons.names:
         path = daemons.folder / name / "audit.jsonl"
         _, count = verify(path)

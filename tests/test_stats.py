@@ -283,8 +283,9 @@ def test_files_are_accepted_as_sources(tmp_path: object) -> None:
     rng = np.random.default_rng(3)
     paths = {}
     for name in ("a", "b", "c"):
-        path = folder / f"{name}.csv"
-        _hospital(rng, 30, 0).to_csv(path, index=False)
+        path = folder / f"{name}.{'parquet' if name == 'c' else 'csv'}"
+        frame = _hospital(rng, 30, 0)
+        frame.to_parquet(path, index=False) if name == "c" else frame.to_csv(path, index=False)
         paths[name] = path
     study = mpcstats.LocalSimulator(paths, schema=SCHEMA)
     assert study.count().counts.iloc[0] == 90
