@@ -126,6 +126,27 @@ def test_every_result_counts_the_records_a_missing_value_excluded(
     assert study.count(by="sex").excluded == study.crosstab("sex", "tumour").excluded == 0
 
 
+def test_histograms_by_group_match_numpy_and_are_suppressed_as_one_table(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    edges = [5, 20, 25, 30, 60]
+    pooled = _pooled(hospitals)
+    exact = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1)).histogram(
+        "bmi", bins=edges, by="sex"
+    )
+    for level, counts in zip(exact.levels, exact.counts, strict=True):
+        expected = np.histogram(pooled.bmi[pooled.sex == level], edges)[0]
+        assert counts.tolist() == expected.tolist(), level
+    assert list(exact.to_frame().columns) == ["left", "right", "F", "M"]
+    assert len(exact.plot().get_legend().get_texts()) == 2
+    strict = make_study(hospitals, schema=SCHEMA, policy=Policy(k=40)).histogram(
+        "bmi", bins=edges, by="sex"
+    )
+    hidden = np.isnan(strict.counts)
+    assert hidden.any() and not (hidden.sum(axis=0) == 1).any()
+    assert not (hidden.sum(axis=1) == 1).any()
+
+
 def test_small_cells_are_suppressed_with_a_complement_and_never_opened() -> None:
     rng = np.random.default_rng(9)
     frames = {f"h{i}": _hospital(rng, 300, 0) for i in range(3)}

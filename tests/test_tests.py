@@ -85,6 +85,35 @@ def test_chi_square_matches_scipy_without_opening_the_table(
     assert any("Yates" in note for note in ours.notes) == correction
 
 
+def test_chi_square_of_a_larger_table_matches_scipy_and_opens_no_cell(
+    study_and_pooled: tuple,  # type: ignore[type-arg]
+) -> None:
+    """An R x C table (pain scores 0-10 by sex): the statistic is computed inside MPC, and
+    the parties open nothing but masked values and conversion bits."""
+    import warnings
+
+    import mpcstats
+
+    study, pooled = study_and_pooled
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # sparse high pain scores
+        ours = study.chi2("pain", "sex")
+    table = pd.crosstab(pooled.pain, pooled.sex)
+    ref = stats.chi2_contingency(table)
+    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-6)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-6)
+    assert ours.dof == ref.dof
+    frames = {f"h{i}": pooled.iloc[i::3] for i in range(3)}
+    sim = mpcstats.LocalSimulator(frames, schema=SCHEMA, record_openings=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sim.chi2("pain", "sex")
+    assert sim.last_run is not None
+    opened = {o.label for stats in sim.last_run.stats for o in stats.openings}
+    masked = {"masked value (comparison)", "bit xor daBit (field conversion)"}
+    assert opened <= masked | {"masked value (truncation)", "an empty margin"}
+
+
 def test_yates_correction_reaches_zero_as_scipy(make_study: StudyFactory) -> None:
     """0 < |ad - bc| < n/2: the corrected statistic is exactly 0 and the p-value 1, where the
     uncorrected one is not."""

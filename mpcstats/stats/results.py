@@ -84,7 +84,8 @@ class CountResult:
 
 @dataclass
 class HistogramResult:
-    """Counts per bin of public ``edges`` (NaN where suppressed)."""
+    """Counts per bin of public ``edges`` (NaN where suppressed); with ``by``, ``counts`` has a
+    row per level of ``by``."""
 
     counts: np.ndarray
     edges: np.ndarray
@@ -92,20 +93,35 @@ class HistogramResult:
     k: int
     notes: list[str] = field(default_factory=list)
     excluded: float = 0.0  # records left out for a missing value
+    by: str | None = None
+    levels: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"left": self.edges[:-1], "right": self.edges[1:], "count": self.counts}
-        )
+        """One row per bin: its edges and its count (a count column per level with ``by``)."""
+        frame = pd.DataFrame({"left": self.edges[:-1], "right": self.edges[1:]})
+        if self.by is None:
+            frame["count"] = self.counts
+        else:
+            for level, counts in zip(self.levels, self.counts, strict=True):
+                frame[str(level)] = counts
+        return frame
 
     def summary(self) -> str:
         body = self.to_frame().to_string() + _excluded(self.excluded)
         return _summary(f"Histogram of {self.column}", body, self.notes)
 
     def plot(self, ax: Any = None) -> Any:
+        """Bars (suppressed bins marked "<k"), or with ``by`` one outline per level."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.subplots()[1]
+        if self.by is not None:
+            for level, counts in zip(self.levels, self.counts, strict=True):
+                ax.stairs(np.nan_to_num(counts, nan=0.0), self.edges, label=f"{self.by}={level}")
+            ax.legend()
+            ax.set_xlabel(self.column)
+            ax.set_ylabel("count")
+            return ax
         widths = np.diff(self.edges)
         heights = np.nan_to_num(self.counts, nan=0.0)
         ax.bar(self.edges[:-1], heights, width=widths, align="edge", edgecolor="black")
