@@ -329,10 +329,14 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
     async def _compute(
         self, session: Session, program: Program, table: pd.DataFrame | SqlTable | None
     ) -> dict[str, Any]:
-        """Run the party's side of the session; on failure tell the peers at once."""
+        """Run the party's side of the session; on failure tell the peers at once, unless the
+        failure is that a peer stopped the session: it told every party why, and an abort from
+        here could reach a third party first and hide that reason."""
         try:
             session.prepare_setup()  # the keys travel with the program's first pooling round
             return await program(session, table)
+        except ChannelClosedError:
+            raise
         except MpcStatsError as error:
             with contextlib.suppress(MpcStatsError):
                 await session.channel.close(f"{self.name} failed: {type(error).__name__}")

@@ -263,6 +263,47 @@ def test_small_groups_get_no_statistics(make_study: StudyFactory) -> None:
     assert result.frame.loc["M", "n"] == 8 and result.frame.loc["M", "mean"] == 50
 
 
+def test_quantiles_by_group_match_numpy_and_hide_a_small_group_with_a_complement(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    pooled = _pooled(hospitals)
+    study = make_study(hospitals, schema=SCHEMA)
+    result = study.quantiles("bmi", [0.25, 0.5], by="sex", where="age >= 30")
+    chosen = pooled[pooled.age >= 30]
+    for sex, group in chosen.groupby("sex"):
+        np.testing.assert_allclose(
+            result.values.loc[sex].to_numpy(), np.quantile(group.bmi, [0.25, 0.5]), rtol=1e-12
+        )
+        assert result.n[sex] == len(group)
+    assert "n" in result.to_frame().columns and "Quantiles of bmi" in result.summary()
+    # skin tumours are rare (< k): their group and the smallest other are withheld
+    by_tumour = study.quantiles("bmi", [0.5], by="tumour")
+    counts = pooled.tumour.value_counts().reindex(TUMOURS, fill_value=0)
+    assert counts["skin"] < 5 and by_tumour.values.loc["skin"].isna().all()
+    assert by_tumour.values.isna().all(axis=1).sum() == 2
+    shown = by_tumour.values.dropna().index
+    for tumour in shown:
+        expected = np.median(pooled.bmi[pooled.tumour == tumour])
+        assert by_tumour.values.loc[tumour, 0.5] == pytest.approx(expected, rel=1e-12)
+
+
+def test_describe_adds_quartiles_when_asked(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    pooled = _pooled(hospitals)
+    study = make_study(hospitals, schema=SCHEMA)
+    overall = study.describe("bmi", quartiles=True).frame
+    np.testing.assert_allclose(
+        overall.loc["all", ["25%", "50%", "75%"]].to_numpy(float),
+        np.quantile(pooled.bmi, [0.25, 0.5, 0.75]),
+        rtol=1e-12,
+    )
+    grouped = study.describe("bmi", by="sex", quartiles=True).frame
+    for sex, group in pooled.groupby("sex"):
+        assert grouped.loc[sex, "50%"] == pytest.approx(group.bmi.median(), rel=1e-12)
+        assert grouped.loc[sex, "n"] == len(group)
+
+
 def test_quantiles_need_k_records_on_each_side(
     hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
 ) -> None:

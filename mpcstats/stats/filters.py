@@ -28,7 +28,16 @@ import pandas as pd
 
 from mpcstats.stats.schema import Schema, SchemaError
 
-__all__ = ["Filter", "FilterError", "parse"]
+__all__ = ["Filter", "FilterError", "equals", "parse"]
+
+
+def equals(column: str, value: Any) -> str:
+    """The filter text ``column == value`` for a public level (a category code or a number)."""
+    if isinstance(value, str):
+        if value.endswith("\\"):
+            raise FilterError(f"level {value!r} of {column!r} cannot be written in a filter")
+        return f"{column} == '" + value.replace("'", "\\'") + "'"
+    return f"{column} == {value!r}"
 
 
 class FilterError(SchemaError):

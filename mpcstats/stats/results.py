@@ -208,17 +208,22 @@ class DescribeResult:
 class QuantileResult:
     """Exact quantiles of the pooled column (numpy's default 'linear' method)."""
 
-    values: pd.Series  # indexed by q (NaN where suppressed)
+    values: pd.Series | pd.DataFrame  # by q (NaN where suppressed); with by, a row per level
     column: str
-    n: float
+    n: float | pd.Series  # with by, per level
     notes: list[str] = field(default_factory=list)
     excluded: float = 0.0  # records left out for a missing value
 
     def to_frame(self) -> pd.DataFrame:
+        if isinstance(self.values, pd.DataFrame):
+            return self.values.assign(n=self.n)
         return self.values.rename(self.column).to_frame()
 
     def summary(self) -> str:
-        body = self.to_frame().to_string() + f"\n\nn = {self.n:g}" + _excluded(self.excluded)
+        body = self.to_frame().to_string()
+        if not isinstance(self.n, pd.Series):
+            body += f"\n\nn = {self.n:g}"
+        body += _excluded(self.excluded)
         return _summary(f"Quantiles of {self.column}", body, self.notes)
 
     def __repr__(self) -> str:

@@ -128,13 +128,14 @@ _CURRENT_CALL: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
 
 
 def analysis(method: F) -> F:
-    """Mark a public analysis method: its outermost call is recorded (see :class:`Call`)."""
+    """Mark a public analysis method: its call is recorded (see :class:`Call`). An analysis
+    that calls others (``median`` calls ``quantiles``) sends each inner call as its own
+    request, so one request always replays to exactly one secure program at the parties, and
+    an analysis may run several sessions in turn."""
     ANALYSES.add(method.__name__)
 
     @functools.wraps(method)
     def recorded(self: Study, *args: Any, **kwargs: Any) -> Any:
-        if _CURRENT_CALL.get() is not None:  # called by another analysis: that call is sent
-            return method(self, *args, **kwargs)
         token = _CURRENT_CALL.set(Call(method.__name__, args, kwargs))
         try:
             return method(self, *args, **kwargs)
@@ -389,9 +390,11 @@ class Study(abc.ABC):
     # describe ---------------------------------------------------------------------------------
     @analysis
     def describe(
-        self, column: str, where: str | None = None, by: str | None = None
+        self, column: str, where: str | None = None, by: str | None = None, quartiles: bool = False
     ) -> DescribeResult:
-        """n, mean, variance (n - 1 denominator, as pandas) and standard deviation.
+        """n, mean, variance (n - 1 denominator, as pandas) and standard deviation, and with
+        ``quartiles`` the 25 %, 50 % and 75 % quantiles (as pandas' describe), each released
+        under :meth:`quantiles`' rule (k records on either side), from sessions of their own.
 
         Leakage: the analyst learns these for groups with at least k records (and which groups
         were suppressed: with ``by``, when one group is below k the smallest other is withheld
@@ -411,6 +414,12 @@ class Study(abc.ABC):
         frame, excluded, notes = self._group_moments(
             raw, spec.grid_bits, spec.precision, [column], where, by, on_grid=False
         )
+        if quartiles:
+            found = self.quantiles(column, [0.25, 0.5, 0.75], where, by)
+            table = found.values if by else found.values.to_frame().T.set_axis(frame.index)
+            for q, name in zip(table.columns, ("25%", "50%", "75%"), strict=True):
+                frame[name] = table[q].reindex(frame.index).to_numpy()
+            notes += [note for note in found.notes if note not in notes]
         return DescribeResult(frame, column, excluded, notes)
 
     def _group_moments(
@@ -930,9 +939,18 @@ class Study(abc.ABC):
     # quantiles ---------------------------------------------------------------------------------
     @analysis
     def quantiles(
-        self, column: str, q: Sequence[float] = (0.25, 0.5, 0.75), where: str | None = None
+        self,
+        column: str,
+        q: Sequence[float] = (0.25, 0.5, 0.75),
+        where: str | None = None,
+        by: str | None = None,
     ) -> QuantileResult:
         """Exact quantiles of the pooled column (numpy.quantile's default 'linear' method).
+
+        With ``by``, per level: first the groups are counted, with complementary suppression
+        (:meth:`count`), so that the n of a group below k cannot be recovered from the others'
+        and the total; then each released group is searched in a session of its own. Leakage:
+        as :meth:`count` with ``by``, then as below for each released group.
 
         The pooled number of complete records n is opened once it is known to be at least k.
         Then a secure search runs over the declared precision grid, several bits a step: at
@@ -952,6 +970,8 @@ class Study(abc.ABC):
         levels = np.asarray(q, dtype=np.float64).reshape(-1)
         if np.any((levels < 0) | (levels > 1)) or np.isnan(levels).any():
             raise ConfigurationError("quantile levels lie in [0, 1]")
+        if by is not None:
+            return self._quantiles_by(column, levels, where, by)
         k = self.policy.k
         lo_grid, hi_grid = (int(v) for v in spec.grid(np.array([spec.lo, spec.hi])))
         width = max(hi_grid - lo_grid, 1).bit_length()  # the grid fits in 2^width values
@@ -1024,6 +1044,26 @@ class Study(abc.ABC):
         )
         series = pd.Series(values, index=levels)
         return QuantileResult(series, column, float(total), notes, excluded)
+
+    def _quantiles_by(
+        self, column: str, levels: np.ndarray, where: str | None, by: str
+    ) -> QuantileResult:
+        """:meth:`quantiles` per level of ``by`` (see there)."""
+        groups = self.count(where=where, by=by)
+        values = pd.DataFrame(np.nan, index=groups.counts.index, columns=levels)
+        ns = pd.Series(np.nan, index=groups.counts.index, name="n")
+        notes = list(groups.notes)
+        for level, count in groups.counts.items():
+            if np.isnan(count):
+                continue
+            condition = filters.equals(by, level)
+            result = self.quantiles(
+                column, levels.tolist(), f"({where}) and {condition}" if where else condition
+            )
+            values.loc[level] = result.values.to_numpy()
+            ns[level] = result.n
+            notes += [note for note in result.notes if note not in notes]
+        return QuantileResult(values, column, ns, notes, groups.excluded)
 
     @analysis
     def median(self, column: str, where: str | None = None) -> float:
