@@ -184,6 +184,23 @@ def test_sessions_run_concurrently_and_stay_isolated(
     np.testing.assert_allclose(ages.frame["mean"], pooled.groupby("sex").age.mean(), rtol=1e-9)  # type: ignore[attr-defined]
 
 
+def test_when_parties_disagree_on_k_the_strictest_applies(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    policies = {"hosp_a": Policy(k=3), "hosp_b": Policy(k=12), "hosp_c": Policy(k=5)}
+    daemons = LoopbackFederation(tmp_path, frames, SMOKERS, policies=policies)
+    pooled = _pooled(frames)
+    where = "age == 89 and smoker == 1 and cancer == 0"  # 6 and 5: between the parties' k
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+        assert study.policy.k == 12
+        counts = study.count(where=where, by="sex").counts
+    chosen = pooled[(pooled.age == 89) & (pooled.smoker == 1) & (pooled.cancer == 0)]
+    true = chosen.sex.value_counts().reindex(["F", "M"], fill_value=0)
+    assert ((true >= 5) & (true < 12)).any()  # released under k = 5, not under k = 12
+    for sex in ("F", "M"):
+        assert np.isnan(counts[sex]) if true[sex] < 12 else counts[sex] == true[sex]
+
+
 def test_a_request_looser_than_a_partys_policy_is_refused(study: mpcstats.Federation) -> None:
     strict = study.policy
     try:

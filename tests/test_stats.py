@@ -108,9 +108,10 @@ def test_histogram_and_crosstab_match_numpy_and_pandas(
     pooled = _pooled(hospitals)
     histogram = study.histogram("bmi", bins=[5, 20, 25, 30, 60])
     assert histogram.counts.tolist() == np.histogram(pooled.bmi, [5, 20, 25, 30, 60])[0].tolist()
-    table = study.crosstab("sex", "tumour").table
+    crosstab = study.crosstab("sex", "tumour")
     expected = pd.crosstab(pooled.sex, pooled.tumour).reindex(columns=TUMOURS, fill_value=0)
-    assert table.to_numpy().tolist() == expected.to_numpy().tolist()
+    assert crosstab.table.to_numpy().tolist() == expected.to_numpy().tolist()
+    assert len(crosstab.plot().patches) == crosstab.table.size  # a bar per cell
 
 
 def test_every_result_counts_the_records_a_missing_value_excluded(
@@ -302,6 +303,53 @@ def test_describe_adds_quartiles_when_asked(
     for sex, group in pooled.groupby("sex"):
         assert grouped.loc[sex, "50%"] == pytest.approx(group.bmi.median(), rel=1e-12)
         assert grouped.loc[sex, "n"] == len(group)
+
+
+def test_a_simulation_without_a_schema_infers_one_from_the_data() -> None:
+    rng = np.random.default_rng(13)
+    frames = {f"h{i}": _hospital(rng, 100, 0).drop(columns="crp") for i in range(3)}
+    pooled = _pooled(frames)
+    study = mpcstats.LocalSimulator(frames)  # simulation only: a federation needs the dictionary
+    assert study.schema["sex"].kind == "category" and study.schema["age"].kind == "int"
+    assert study.describe("bmi").mean == pytest.approx(pooled.bmi.mean(), rel=1e-9)
+    assert study.count(by="sex").counts.tolist() == pooled.sex.value_counts().sort_index().tolist()
+
+
+def test_describe_by_a_group_that_a_hospital_lacks_and_quantiles_below_k(
+    hospitals: dict[str, pd.DataFrame], make_study: StudyFactory
+) -> None:
+    """h0 holds only lung tumours (0 rows in every other group); fewer than k records in all
+    suppress every quantile, with a note."""
+    pooled = _pooled(hospitals)
+    study = make_study(hospitals, schema=SCHEMA, policy=Policy(k=1))
+    frame = study.describe("bmi", by="tumour").frame
+    for tumour, group in pooled.groupby("tumour"):
+        assert frame.loc[tumour, "n"] == len(group)
+        assert frame.loc[tumour, "mean"] == pytest.approx(group.bmi.mean(), rel=1e-9)
+    strict = make_study(hospitals, schema=SCHEMA, policy=Policy(k=len(pooled) + 1))
+    few = strict.quantiles("bmi", [0.5])
+    assert few.values.isna().all() and "below k" in few.notes[0]
+
+
+def test_statistics_of_values_up_to_1e9_stay_within_1e_9(make_study: StudyFactory) -> None:
+    """Values of magnitude up to 1e9 on a 1e-3 grid (40 bits): describe and quantiles against
+    numpy on the pooled data."""
+    rng = np.random.default_rng(14)
+    frames = {
+        f"h{i}": pd.DataFrame({"x": np.round(rng.uniform(-1e9, 1e9, n), 3)})
+        for i, n in enumerate((4000, 50, 2500))
+    }
+    pooled = _pooled(frames).x
+    schema = Schema({"x": Column("x", "float", -1e9, 1e9, precision=0.001)})
+    study = make_study(frames, schema=schema)
+    result = study.describe("x")
+    assert result.mean == pytest.approx(pooled.mean(), rel=1e-9)
+    assert result.var == pytest.approx(pooled.var(), rel=1e-9)
+    np.testing.assert_allclose(
+        study.quantiles("x", [0.1, 0.5, 0.9]).values,
+        np.quantile(pooled, [0.1, 0.5, 0.9]),
+        rtol=1e-9,
+    )
 
 
 def test_quantiles_need_k_records_on_each_side(
