@@ -277,6 +277,9 @@ def test_quantiles_by_group_match_numpy_and_hide_a_small_group_with_a_complement
         )
         assert result.n[sex] == len(group)
     assert "n" in result.to_frame().columns and "Quantiles of bmi" in result.summary()
+    medians = study.median("bmi", by="sex")
+    for sex, group in pooled.groupby("sex"):
+        assert medians[sex] == pytest.approx(group.bmi.median(), rel=1e-12)
     # skin tumours are rare (< k): their group and the smallest other are withheld
     by_tumour = study.quantiles("bmi", [0.5], by="tumour")
     counts = pooled.tumour.value_counts().reindex(TUMOURS, fill_value=0)

@@ -1066,10 +1066,12 @@ class Study(abc.ABC):
         return QuantileResult(values, column, ns, notes, groups.excluded)
 
     @analysis
-    def median(self, column: str, where: str | None = None) -> float:
-        """The exact median of the pooled column (NaN when suppressed). Leakage: as
-        :meth:`quantiles` for q = 0.5: n, and the order statistics around the median."""
-        return float(self.quantiles(column, [0.5], where).values.iloc[0])
+    def median(self, column: str, where: str | None = None, by: str | None = None) -> Any:
+        """The exact median of the pooled column (NaN when suppressed), or a Series of them per
+        level of ``by``. Leakage: as :meth:`quantiles` for q = 0.5: n, and the order statistics
+        around the median."""
+        values = self.quantiles(column, [0.5], where, by).values
+        return values[0.5] if by else float(values.iloc[0])
 
     # models ------------------------------------------------------------------------------------
     @analysis
