@@ -78,7 +78,8 @@ def _compare(ours: mpcstats.stats.results.OLSResults, reference: object) -> None
         ref.conf_int().loc[names].to_numpy(),
         rtol=1e-6,  # type: ignore[attr-defined]
     )
-    for name in ("rsquared", "rsquared_adj", "fvalue", "nobs", "df_resid", "ssr"):
+    names_ = ("rsquared", "rsquared_adj", "fvalue", "nobs", "df_resid", "ssr", "llf", "aic", "bic")
+    for name in names_:
         assert getattr(ours, name) == pytest.approx(getattr(ref, name), rel=1e-6), name
 
 

@@ -289,6 +289,20 @@ class OLSResults:
         return 1 - (1 - self.rsquared) * (self.nobs - 1) / self.df_resid
 
     @property
+    def llf(self) -> float:
+        """The Gaussian log-likelihood at the fit, from n and the residual sum of squares."""
+        half = self.nobs / 2
+        return float(-half * math.log(2 * math.pi) - half * math.log(self.ssr / self.nobs) - half)
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.llf + 2 * len(self.params)
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.llf + math.log(self.nobs) * len(self.params)
+
+    @property
     def fvalue(self) -> float:
         """The Wald F test that every slope is zero (the classical F for nonrobust covariance,
         the robust test for HC1, as statsmodels)."""
