@@ -278,6 +278,11 @@ def test_the_size_guard_refuses_models_with_too_many_parameters(make_study: Stud
     study = make_study(frames, schema=SCHEMA, policy=Policy(k=3))
     with pytest.raises(PolicyError, match=r"at most 0\.33 parameters per record"):
         study.ols("los ~ age * C(sex) + C(ward) + bmi")
+    small = {f"h{i}": smokers(rng, 4) for i in range(3)}  # 12 records, 4 parameters < 0.33
+    study = make_study(small, schema=SMOKERS, policy=Policy(k=1))
+    for fit in (study.logit, study.poisson):
+        with pytest.raises(PolicyError, match=r"the model has 4 parameters"):
+            fit("cancer ~ age + smoker + C(sex)")
 
 
 def test_a_binary_covariate_with_a_rare_level_is_refused_by_name(
@@ -343,11 +348,12 @@ def test_logit_matches_statsmodels(sizes: tuple[int, ...], make_study: StudyFact
     assert "Logit Regression Results" in ours.summary()
 
 
-def test_a_logit_fit_opens_only_the_newton_steps() -> None:
+@pytest.mark.parametrize("model", ["logit", "poisson"])
+def test_a_glm_fit_opens_only_the_newton_steps(model: str) -> None:
     rng = np.random.default_rng(5)
     frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((400, 150, 700))}
     study = mpcstats.LocalSimulator(frames, schema=SMOKERS, record_openings=True)
-    assert study.logit("cancer ~ age + smoker + C(sex)").converged
+    assert getattr(study, model)("cancer ~ age + smoker + C(sex)").converged
     guards = {"model size guard", "binary covariate guard"}
     assert _opened(study) <= MASKED | guards | {"masked Z'Z", "Newton step"}
 
@@ -409,7 +415,10 @@ def test_logit_needs_a_binary_response(make_study: StudyFactory) -> None:
         study.logit("age ~ smoker")
 
 
-def test_poisson_with_offset_matches_statsmodels(make_study: StudyFactory) -> None:
+@pytest.mark.parametrize("sizes", [(400, 150, 900), (200, 300, 50, 400, 150)])
+def test_poisson_with_offset_matches_statsmodels(
+    sizes: tuple[int, ...], make_study: StudyFactory
+) -> None:
     rng = np.random.default_rng(11)
     schema = Schema(
         {
@@ -420,7 +429,7 @@ def test_poisson_with_offset_matches_statsmodels(make_study: StudyFactory) -> No
         }
     )
     frames = {}
-    for i, n in enumerate((400, 150, 900)):
+    for i, n in enumerate(sizes):
         age = rng.integers(30, 90, n)
         smoker = rng.integers(0, 2, n)
         log_years = np.round(rng.uniform(0, 3, n), 3)
