@@ -22,10 +22,12 @@ __all__ = ["Shared", "int_bits"]
 
 def int_bits(value: Any) -> int:
     """The smallest k with |v| < 2**k for every integer v in ``value``."""
-    arr = np.asarray(value, dtype=object)
+    arr = np.asarray(value)
     if arr.size == 0:
         return 0
-    return int(max(abs(int(v)) for v in arr.flat).bit_length())
+    if arr.dtype.kind in "iu":  # machine integers: numpy finds the extremes
+        return max(int(arr.max()).bit_length(), int(arr.min()).bit_length())
+    return int(max(abs(int(v)) for v in arr.astype(object).flat).bit_length())
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -74,6 +76,8 @@ class Shared:
             ints = np.vectorize(lambda x: round(x * (1 << self.frac)), otypes=[object])(arr)
         else:
             ints = arr.astype(object) * (1 << self.frac)
+            if arr.dtype.kind in "iu" and self.frac == 0:  # the bound without a pass over objects
+                return self.field.array(ints), int_bits(arr)
         return self.field.array(ints), int_bits(ints)
 
     def __add__(self, other: Shared | Any) -> Shared:
