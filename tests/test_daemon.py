@@ -111,6 +111,20 @@ def test_synchronous_calls_work_inside_a_running_event_loop(
     assert asyncio.run(cell()) == len(_pooled(frames))
 
 
+def test_an_analysis_past_its_deadline_fails_and_the_parties_serve_the_next(
+    federation: LoopbackFederation,
+) -> None:
+    """Every analyst call carries a deadline (query_timeout): a fit that outlives it fails
+    with the deadline named, and the parties end that session and serve the next one."""
+    kwargs = federation.connect_kwargs()
+    hurried = mpcstats.connect(**kwargs, progress=False, query_timeout=0.5)
+    late = pytest.raises(mpcstats.PartyUnavailableError, match="DEADLINE_EXCEEDED")
+    with hurried, late:
+        hurried.logit("cancer ~ age + smoker + C(sex)", where=SEPARATED, maxiter=200)
+    with mpcstats.connect(**kwargs, progress=False) as study:
+        assert _eventually(lambda: study.count().counts.iloc[0]) == 5800
+
+
 def test_a_long_call_shows_a_progress_bar(
     federation: LoopbackFederation, capsys: pytest.CaptureFixture[str]
 ) -> None:
