@@ -101,7 +101,9 @@ def test_robust_standard_errors_match_statsmodels_hc1(
     study = make_study(hospitals, schema=SCHEMA)
     pooled = pd.concat(hospitals.values(), ignore_index=True)
     formula = "los ~ age + C(ward)"
-    _compare(study.ols(formula, cov_type="HC1"), smf.ols(formula, pooled).fit(cov_type="HC1"))
+    robust = study.ols(formula, cov_type="HC1")
+    _compare(robust, smf.ols(formula, pooled).fit(cov_type="HC1"))
+    assert list(robust.to_frame().columns)[2:4] == ["z", "P>|z|"]  # normal, as statsmodels'
 
 
 def test_ols_recovers_the_known_truth_and_filters_rows(
@@ -114,7 +116,9 @@ def test_ols_recovers_the_known_truth_and_filters_rows(
     assert abs(result.params[medical] + TRUTH["icu"]) < 5 * result.bse[medical]
     pooled = pd.concat(hospitals.values(), ignore_index=True)
     assert result.nobs == (pooled.age >= 30).sum()
-    assert "OLS Regression Results" in result.summary() and "P>|t|" in result.summary()
+    summary = result.summary()
+    assert "OLS Regression Results" in summary and "P>|t|" in summary
+    assert f"Log-Likelihood: {result.llf:.6g}" in summary and "BIC" in summary
 
 
 def _opened_counts(study: mpcstats.LocalSimulator) -> dict[str, set[int]]:

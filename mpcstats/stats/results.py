@@ -318,13 +318,15 @@ class OLSResults:
         return float(stats.f.sf(self.fvalue, self.df_model, self.df_resid))
 
     def to_frame(self) -> pd.DataFrame:
+        """The coefficient table; its statistic is t, or z where it is normal (HC1, GLMs)."""
         ci = self.conf_int()
+        stat = "t" if self.use_t else "z"
         return pd.DataFrame(
             {
                 "coef": self.params,
                 "std err": self.bse,
-                "t": self.tvalues,
-                "P>|t|": self.pvalues,
+                stat: self.tvalues,
+                f"P>|{stat}|": self.pvalues,
                 "[0.025": ci[0],
                 "0.975]": ci[1],
             }
@@ -336,7 +338,8 @@ class OLSResults:
             f"No. Observations: {self.nobs:g}    Df Residuals: {self.df_resid:g}    "
             f"Df Model: {self.df_model:g}    Covariance Type: {self.cov_type}\n"
             f"R-squared: {self.rsquared:.4f}    Adj. R-squared: {self.rsquared_adj:.4f}    "
-            f"F-statistic: {self.fvalue:.4g}    Prob (F-statistic): {self.f_pvalue:.4g}"
+            f"F-statistic: {self.fvalue:.4g}    Prob (F-statistic): {self.f_pvalue:.4g}\n"
+            f"Log-Likelihood: {self.llf:.6g}    AIC: {self.aic:.6g}    BIC: {self.bic:.6g}"
         )
         table = self.to_frame().to_string(float_format=lambda v: f"{v:.6g}")
         return _summary("OLS Regression Results (secure)", head + "\n\n" + table, self.notes)
@@ -386,7 +389,7 @@ class DiscreteResults(OLSResults):
             f"Log-Likelihood: {self.llf:.6g}    LL-Null: {self.llnull:.6g}    "
             f"Pseudo R-squ.: {self.prsquared:.4f}    AIC: {self.aic:.6g}"
         )
-        table = self.to_frame().rename(columns={"t": "z", "P>|t|": "P>|z|"})
+        table = self.to_frame()
         body = head + "\n\n" + table.to_string(float_format=lambda v: f"{v:.6g}")
         return _summary(f"{self.model} Regression Results (secure)", body, self.notes)
 
