@@ -1342,7 +1342,13 @@ class Study(abc.ABC):
                 h = every[: d * d].reshape(d, d).with_bits(hess_bits)
                 return h, every[d * d : d * d + d].with_bits(grad_bits), every[d * d + d :]
 
-            n_rows, events, *fixed = summed(blocks, family.fixed_sums, np.zeros(d))
+            # one pass over the rows for everything that does not depend on the coefficients
+            *before, gram = summed(
+                blocks,
+                lambda z, y, eta: (*family.fixed_sums(z, y, eta), _exact_gram(z)),
+                np.zeros(d),
+            )
+            n_rows, events, *fixed = before
             solver = SpdSolver(session, condition=_NEWTON_CONDITION, work=work)
             hess, grad = (hess_bits, FRAC), (grad_bits, FRAC)
 
@@ -1355,12 +1361,11 @@ class Study(abc.ABC):
             async def guard() -> Shared:
                 """n and the events, after the size guard and a check that the design has full
                 rank (the exact pooled Z'Z must be invertible); only the verdicts open."""
-                gram = summed(blocks, lambda z, y, eta: _exact_gram(z), np.zeros(d))
                 local = np.concatenate([[n_rows, events], np.ravel(gram)])
                 pooled = await pool(session, local, COUNT_BITS + max(y_bits, 2 * x_bits + 1))
-                totals, gram = pooled[:2], pooled[2:].reshape(d, d)
-                await self._guard_model(session, totals[0], gram, design)
-                await field_inverse(session, gram, label="masked Z'Z")
+                totals, pooled_gram = pooled[:2], pooled[2:].reshape(d, d)
+                await self._guard_model(session, totals[0], pooled_gram, design)
+                await field_inverse(session, pooled_gram, label="masked Z'Z")
                 return totals
 
             # the guard's rounds run beside the first (cold) solve; nothing is opened before both
