@@ -99,6 +99,18 @@ async def _shift_masks(
     )
 
 
+async def _masks_for(
+    session: Session, count: int, k: int, m: int, ahead: ComparisonMasks | None, *, opened: bool
+) -> Masks:
+    """The masks of a batch of shifts by m of k-bit values: dealt now, or taken from ``ahead``
+    (which serves comparisons only, shifts by all k bits)."""
+    if ahead is None:
+        return await _shift_masks(session, count, k, m, opened=opened)
+    if m != k:
+        raise ConfigurationError("masks dealt ahead serve comparisons, shifts by all k bits")
+    return ahead.take(count, k, opened)
+
+
 async def shift_right(
     session: Session, x: Shared, m: int, *, ahead: ComparisonMasks | None = None
 ) -> Shared:
@@ -114,12 +126,7 @@ async def shift_right(
     flat = np.ravel(x.share)
     count = flat.size
     top_bits = contributors.bit_length()
-    if ahead is None:
-        mask = await _shift_masks(session, count, k, m)
-    elif m != k:
-        raise ConfigurationError("masks dealt ahead serve comparisons, shifts by all k bits")
-    else:
-        mask = ahead.take(count, k, opened=False)
+    mask = await _masks_for(session, count, k, m, ahead, opened=False)
     assert mask.dabits_2 is not None and mask.low is not None
     offset = 1 << k
     masked = field.reduce(flat + mask.low + mask.high * (1 << m) + offset)
@@ -184,10 +191,7 @@ async def open_ltz(
     k = x.bits
     flat = np.ravel(x.with_frac(0).share)
     count = flat.size
-    if ahead is None:
-        mask = await _shift_masks(session, count, k, k, opened=True)
-    else:
-        mask = ahead.take(count, k, opened=True)
+    mask = await _masks_for(session, count, k, k, ahead, opened=True)
     assert mask.low is not None and mask.high_parity is not None
     contributors = len(session.contributors)
     masked = session.field.reduce(flat + mask.low + mask.high * (1 << k) + (1 << k))
