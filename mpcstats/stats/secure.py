@@ -135,9 +135,9 @@ async def _first_minimum(session: Session, rows: Shared) -> Shared:
 
     Every pair of a row's entries is compared once, all pairs of all rows in one batch; entry i
     is the first minimum when it is at most every later entry and below every earlier one,
-    the product of its width - 1 verdicts, multiplied out in layers of pairs
-    (:func:`_products`, ceil(log2(width - 1)) rounds). A tournament took a comparison and a
-    product per halving instead: a 20-wide row cost 5 comparison layers, here 1.
+    the product of its width - 1 verdicts, multiplied out as a tree (ceil(log2(width - 1))
+    rounds). A tournament took a comparison and a product per halving instead: a 20-wide row
+    cost 5 comparison layers, here 1.
     """
     field, (count, width) = rows.field, rows.shape
     if width == 1:
@@ -146,12 +146,24 @@ async def _first_minimum(session: Session, rows: Shared) -> Shared:
     first, second = (np.array(side) for side in zip(*pairs, strict=True))
     # [row[j] < row[i]] for each pair i < j: whether the later entry beats the earlier one
     later_wins = (await P.ltz(session, rows[:, second] - rows[:, first])).share
-    verdicts: list[list[np.ndarray]] = [[] for _ in range(width)]
+    verdicts = np.empty((count, width, width - 1), dtype=object)
+    filled = np.zeros(width, dtype=np.int64)
     for p, (i, j) in enumerate(pairs):
-        verdicts[i].append(field.sub(1, later_wins[:, p]))  # i at most the later j
-        verdicts[j].append(later_wins[:, p])  # j below the earlier i
-    wins = await _products(session, verdicts)
-    return Shared(field, np.stack(wins, axis=-1), 1)
+        verdicts[:, i, filled[i]] = field.sub(1, later_wins[:, p])  # i at most the later j
+        verdicts[:, j, filled[j]] = later_wins[:, p]  # j below the earlier i
+        filled[i] += 1
+        filled[j] += 1
+    return await _all_of(session, Shared(field, verdicts, 1))
+
+
+async def _all_of(session: Session, bits: Shared) -> Shared:
+    """The AND of shared 0/1 values along the last axis: products of halves, one round each."""
+    while bits.shape[-1] > 1:
+        half = bits.shape[-1] // 2
+        products = await P.mul(session, bits[..., :half], bits[..., half : 2 * half])
+        rest = bits.share[..., 2 * half :]
+        bits = Shared(bits.field, np.concatenate([products.share, rest], axis=-1), 1)
+    return Shared(bits.field, bits.share[..., 0], 1)
 
 
 async def gate_groups(
