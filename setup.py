@@ -31,6 +31,7 @@ setup(
             "pytest-benchmark>=4",
             "pytest-timeout>=2",
             "hypothesis>=6",
+            "cloudpickle>=3",  # the protocol tests' programs, sent to the party processes
             "statsmodels>=0.14",
             "ruff>=0.6",
             "mypy>=1.10",

@@ -47,7 +47,8 @@ def free_ports(count: int) -> list[int]:
 
 
 class LoopbackFederation:
-    """Hospitals (and optionally a helper) as daemon processes on 127.0.0.1."""
+    """Hospitals (and optionally a helper) as daemon processes on loopback: each listens on
+    127.0.0.1 unless ``hosts`` gives it another loopback address (any of 127.0.0.0/8)."""
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class LoopbackFederation:
         staged: bool = False,
         shutdown_grace: float = 5.0,
         file_format: str = "csv",
+        hosts: Mapping[str, str] | None = None,
     ) -> None:
         if file_format not in {"csv", "parquet"}:
             raise ValueError(f"file_format is 'csv' or 'parquet', not {file_format!r}")
@@ -74,6 +76,7 @@ class LoopbackFederation:
         ]
         if len(self.names) < 3:
             raise ConfigurationError("a federation has at least three parties (add a helper)")
+        self.hosts = {name: (hosts or {}).get(name, "127.0.0.1") for name in self.names}
         self.ports = free_ports(len(self.names))
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._write_pki()
@@ -84,7 +87,8 @@ class LoopbackFederation:
     @property
     def addresses(self) -> dict[str, str]:
         return {
-            name: f"127.0.0.1:{port}" for name, port in zip(self.names, self.ports, strict=True)
+            name: f"{self.hosts[name]}:{port}"
+            for name, port in zip(self.names, self.ports, strict=True)
         }
 
     @property
@@ -120,7 +124,7 @@ class LoopbackFederation:
         lines = [
             "[party]",
             f'name = "{name}"',
-            f'listen = "127.0.0.1:{self.ports[self.names.index(name)]}"',
+            f'listen = "{self.addresses[name]}"',
             f"timeout = {self.timeout}",
             f"shutdown_grace = {self.shutdown_grace}",
             "",

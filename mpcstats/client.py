@@ -46,23 +46,13 @@ from mpcstats.stats.filters import FilterError
 from mpcstats.stats.schema import Schema, SchemaError
 from mpcstats.stats.study import PUBLIC, Policy, PolicyError, Program, Study, current_call
 from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
-from mpcstats.transport.grpc_channel import MAX_MESSAGE, decode_tensor
+from mpcstats.transport.grpc_channel import Limits, decode_tensor
 
 __all__ = ["Federation", "connect"]
 
 T = TypeVar("T")
 
-_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.initial_reconnect_backoff_ms", 200),  # a restarted party is back within seconds
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2_000),
-]
+_OPTIONS = Limits().options()  # a restarted party is back within seconds
 _RETRY_INTERVAL = 0.2
 _REPORT_GRACE = 2.0  # after one party fails, how long the others may take to say why they stop
 _PENDING: contextvars.ContextVar[list[concurrent.futures.Future[Any]] | None] = (

@@ -7,6 +7,9 @@
     listen = "0.0.0.0:7001"         # where the daemon serves peers and analysts
     timeout = 30                    # seconds a peer may stay silent within a session
     shutdown_grace = 10             # seconds SIGTERM leaves running sessions to finish
+    max_message_mib = 256           # the largest message sent or accepted (same at every party)
+    keepalive = 10                  # seconds between pings that check a connection is alive
+    keepalive_timeout = 5           # seconds a ping may wait for its answer
 
     [federation]
     parties = ["hosp_a", "hosp_b", "helper"]                  # every party, in index order
@@ -47,11 +50,19 @@ from typing import Any
 from mpcstats._errors import ConfigurationError
 from mpcstats.stats.schema import Schema
 from mpcstats.stats.study import Policy
+from mpcstats.transport.grpc_channel import Limits
 from mpcstats.transport.pki import Identity
 
 __all__ = ["DatasetConfig", "PartyConfig", "load_config"]
 
 _SECTIONS = {"party", "federation", "tls", "policy", "audit", "datasets"}
+_KINDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class PartyConfig:
     datasets: dict[str, DatasetConfig] = field(default_factory=dict)
     timeout: float = 30.0
     shutdown_grace: float = 10.0
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def index(self) -> int:
@@ -128,7 +140,7 @@ class _Reader:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.fail(f"[{section}] {key} must be a {kind.__name__}, not {value!r}")
+            self.fail(f"[{section}] {key} must be {_KINDS[kind]}, not {value!r}")
         return value
 
     def names(self, section: str, key: str) -> list[str]:
@@ -166,18 +178,28 @@ class _Reader:
             datasets=self.datasets(),
             timeout=self.get("party", "timeout", float, 30.0),
             shutdown_grace=self.get("party", "shutdown_grace", float, 10.0),
+            limits=self.limits(),
         )
+
+    def limits(self) -> Limits:
+        defaults = Limits()
+        mib = self.get("party", "max_message_mib", float, defaults.max_message / 2**20)
+        keepalive = self.get("party", "keepalive", float, defaults.keepalive)
+        answer = self.get("party", "keepalive_timeout", float, defaults.keepalive_timeout)
+        try:
+            return Limits(round(mib * 2**20), keepalive, answer)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{self.path}: [party] {error}") from None
 
     def policy(self) -> Policy:
         defaults = Policy()
+        k = self.get("policy", "k", int, defaults.k)
+        extremes = self.get("policy", "allow_extremes", bool, defaults.allow_extremes)
+        fraction = self.get(
+            "policy", "max_parameter_fraction", float, defaults.max_parameter_fraction
+        )
         try:
-            return Policy(
-                k=self.get("policy", "k", int, defaults.k),
-                allow_extremes=self.get("policy", "allow_extremes", bool, defaults.allow_extremes),
-                max_parameter_fraction=self.get(
-                    "policy", "max_parameter_fraction", float, defaults.max_parameter_fraction
-                ),
-            )
+            return Policy(k=k, allow_extremes=extremes, max_parameter_fraction=fraction)
         except ConfigurationError as error:
             raise ConfigurationError(f"{self.path}: [policy] {error}") from None
 

@@ -164,6 +164,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
             config.identity,
             listen=config.listen,
             timeout=config.timeout,
+            limits=config.limits,
         )
         self.health = HealthServicer()
         self.runs: dict[str, _Run] = {}

@@ -3,10 +3,9 @@ real party daemons (the same tests run through both)."""
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,11 @@ import mpcstats
 from mpcstats._local import LoopbackFederation
 from mpcstats.client import Federation
 from mpcstats.protocols.session import Session
-from mpcstats.simulator import LocalSimulator, RunResult
+from mpcstats.simulator import LocalSimulator
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.study import Policy, Study
+from tests import parties
+from tests.parties import PartyProcesses
 
 PARTY_COUNTS = [3, 5, 7]
 
@@ -45,31 +46,29 @@ def smokers(rng: np.random.Generator, n: int) -> pd.DataFrame:
     return pd.DataFrame({"age": age, "smoker": smoker, "sex": sex, "cancer": cancer})
 
 
-def run(n: int, program: Callable[[Session], Awaitable[Any]], **options: Any) -> RunResult:
-    """``program`` on n parties, over the transport of the test's ``n`` (memory by default)."""
-    options.setdefault("transport", _TRANSPORT.get())
-    return LocalSimulator(n=n, **options).run(program)  # type: ignore[arg-type]
-
-
-_TRANSPORT: contextvars.ContextVar[str] = contextvars.ContextVar("transport", default="memory")
-
-
 def owned(session: Session, owner: int, values: Any) -> Any:
     """The values at their owner, None elsewhere (how inputs are given)."""
     return values if session.party == owner else None
 
 
 @pytest.fixture(
-    params=[*((n, "memory") for n in PARTY_COUNTS), (3, "grpc")],
+    params=[*((n, "memory") for n in PARTY_COUNTS), (3, "processes")],
     ids=lambda p: f"n{p[0]}" + ("" if p[1] == "memory" else f"-{p[1]}"),
 )
 def n(request: pytest.FixtureRequest) -> Iterator[int]:
-    """The number of parties of a protocol test; the suite also runs once with 3 parties over
-    gRPC with mutual TLS (in one process), through :func:`run`."""
-    parties, transport = request.param
-    token = _TRANSPORT.set(transport)
-    yield parties
-    _TRANSPORT.reset(token)
+    """The number of parties of a protocol test; the suite also runs with the 3 parties in
+    processes of their own, linked by gRPC with mutual TLS, through :func:`run`."""
+    count, transport = request.param
+    processes = request.getfixturevalue("party_processes") if transport == "processes" else None
+    with parties.using(processes):
+        yield count
+
+
+@pytest.fixture(scope="session")
+def party_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartyProcesses]:
+    processes = PartyProcesses(tmp_path_factory.mktemp("party-processes"))
+    yield processes
+    processes.close()
 
 
 # the same statistics suite over the simulator and over real daemons ---------------------------

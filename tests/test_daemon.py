@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import stat
+import threading
 import time
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from mpcstats.cli import main
 from mpcstats.config import load_config
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.study import Policy
+from mpcstats.transport.grpc_channel import Limits
 from mpcstats.transport.pki import create_ca, issue
 from tests.conftest import SMOKERS, smokers
 
@@ -156,6 +158,21 @@ def test_a_server_with_another_partys_name_is_refused(federation: LoopbackFedera
         )
 
 
+def test_connect_takes_a_list_of_addresses_whose_hosts_are_the_party_names(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    """The list form: each host is the name the party's certificate carries (here loopback
+    addresses, certified as IP addresses), given in any order."""
+    names = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    tables = dict(zip(names, frames.values(), strict=True))
+    with LoopbackFederation(tmp_path, tables, SMOKERS, hosts={n: n for n in names}) as daemons:
+        kwargs = daemons.connect_kwargs()
+        addresses = list(kwargs.pop("parties").values())[::-1]
+        with mpcstats.connect(addresses, **kwargs, progress=False) as listed:
+            assert listed.names == names
+            assert listed.count().counts.iloc[0] == 5800
+
+
 def test_every_party_must_be_listed(federation: LoopbackFederation) -> None:
     kwargs = federation.connect_kwargs()
     kwargs["parties"] = {k: v for k, v in kwargs["parties"].items() if k != "hosp_c"}
@@ -248,6 +265,40 @@ def test_cancelling_a_call_stops_the_session_everywhere(
             await task
 
     asyncio.run(cancel_midway())
+    _assert_every_party_ended_the_logit_unfinished(federation)
+    assert study.count().counts.iloc[0] == 5800  # the parties serve the next session
+
+
+def test_ctrl_c_cancels_a_synchronous_call_everywhere(
+    study: mpcstats.Federation, federation: LoopbackFederation
+) -> None:
+    """SIGINT reaches the main thread, blocked in the synchronous call, as KeyboardInterrupt;
+    the call is cancelled on the client's loop and every party stops the session."""
+    calling = threading.Event()
+
+    def ctrl_c() -> None:
+        if calling.wait(10) and calling.is_set():
+            time.sleep(1.0)  # into the fit's 200 Newton steps
+            if calling.is_set():  # never interrupt anything but the call
+                os.kill(os.getpid(), signal.SIGINT)
+
+    # as in a terminal or a notebook; a job started in the background ignores SIGINT instead
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            calling.set()
+            study.logit("cancer ~ age + smoker + C(sex)", where=SEPARATED, maxiter=200)
+        finally:
+            calling.clear()
+            signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 5
+    _assert_every_party_ended_the_logit_unfinished(federation)
+    assert study.count().counts.iloc[0] == 5800
+
+
+def _assert_every_party_ended_the_logit_unfinished(federation: LoopbackFederation) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         ends = [(_records(federation, name, "end") or [{}])[-1] for name in federation.names]
@@ -255,7 +306,6 @@ def test_cancelling_a_call_stops_the_session_everywhere(
             break
         time.sleep(0.2)
     assert all(e["method"] == "logit" and e["outcome"] != "ok" for e in ends), ends
-    assert study.count().counts.iloc[0] == 5800  # the parties serve the next session
 
 
 def test_a_killed_party_is_named_within_seconds_and_the_next_session_runs(
@@ -403,36 +453,70 @@ def test_configuration_errors_name_the_file_section_and_key(tmp_path: Path) -> N
     ):
         load_config(config)
     config.write_text('[party]\nname = 7\nlisten = "127.0.0.1:0"\n')
-    with pytest.raises(mpcstats.ConfigurationError, match=r"\[party\] name must be a str, not 7"):
+    with pytest.raises(
+        mpcstats.ConfigurationError, match=r"\[party\] name must be a string, not 7"
+    ):
         load_config(config)
     config.write_text('[party]\nname = "a"\n[parties]\n')
     with pytest.raises(mpcstats.ConfigurationError, match=r"unknown section\(s\) \['parties'\]"):
         load_config(config)
 
 
-def test_a_stage_file_is_a_path_relative_to_the_configuration(tmp_path: Path) -> None:
+def _minimal_config(folder: Path, party: str = "", tail: str = "") -> Path:
+    """A party.toml for party "a" with one CSV dataset; ``party`` adds [party] keys and
+    ``tail`` ends the file. Its files exist but are empty: loading only checks presence."""
     for name in ("ca.pem", "a.pem", "a.key"):
-        (tmp_path / name).touch()  # only their presence is checked when loading
-    (tmp_path / "schema.json").write_text(Schema({"age": Column("age", "int", 0, 110)}).to_json())
-    config = tmp_path / "party.toml"
-    head = "\n".join(
-        [
-            '[party]\nname = "a"\nlisten = "127.0.0.1:0"',
-            '[federation]\nparties = ["a", "b", "c"]',
-            'addresses = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]\nanalysts = ["x"]',
-            '[tls]\nca = "ca.pem"\ncert = "a.pem"\nkey = "a.key"',
-            '[audit]\npath = "audit.jsonl"',
-            '[datasets.cohort]\nformat = "csv"\npath = "data.csv"\nschema = "schema.json"',
-        ]
+        (folder / name).touch()
+    (folder / "schema.json").write_text(Schema({"age": Column("age", "int", 0, 110)}).to_json())
+    config = folder / "party.toml"
+    config.write_text(
+        "\n".join(
+            [
+                f'[party]\nname = "a"\nlisten = "127.0.0.1:0"\n{party}',
+                '[federation]\nparties = ["a", "b", "c"]',
+                'addresses = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]\nanalysts = ["x"]',
+                '[tls]\nca = "ca.pem"\ncert = "a.pem"\nkey = "a.key"',
+                '[audit]\npath = "audit.jsonl"',
+                '[datasets.cohort]\nformat = "csv"\npath = "data.csv"\nschema = "schema.json"',
+                tail,
+            ]
+        )
     )
-    config.write_text(head + "\nstage = 7\n")
+    return config
+
+
+def test_a_stage_file_is_a_path_relative_to_the_configuration(tmp_path: Path) -> None:
+    config = _minimal_config(tmp_path, tail="stage = 7\n")
     with pytest.raises(
         mpcstats.ConfigurationError, match=r'\[datasets.cohort\] stage = "<file>" must be a path'
     ):
         load_config(config)
-    config.write_text(head + '\nstage = "staged/cohort.sqlite"\n')
+    config = _minimal_config(tmp_path, tail='stage = "staged/cohort.sqlite"\n')
     source = load_config(config).datasets["cohort"].source
     assert source["stage"] == str(tmp_path / "staged" / "cohort.sqlite")
+
+
+def test_transport_limits_come_from_the_party_section(tmp_path: Path) -> None:
+    assert load_config(_minimal_config(tmp_path)).limits == Limits()
+    party = "max_message_mib = 1.5\nkeepalive = 2\nkeepalive_timeout = 0.5"
+    limits = load_config(_minimal_config(tmp_path, party)).limits
+    assert limits == Limits(max_message=3 * 2**19, keepalive=2.0, keepalive_timeout=0.5)
+    refusals = {
+        "max_message_mib = 0.0001": r"party.toml: \[party\] the message limit \(max_message_mib\) "
+        r"must be at least 1 KiB and below 2 GiB, not 0.0001 MiB",
+        "keepalive = 0.1": r"\[party\] keepalive must be at least 1 s and keepalive_timeout "
+        r"positive, not 0.1 s and 5 s",
+        'keepalive = "often"': r"\[party\] keepalive must be a number, not 'often'",
+    }
+    for line, message in refusals.items():
+        with pytest.raises(mpcstats.ConfigurationError, match=message):
+            load_config(_minimal_config(tmp_path, line))
+
+
+def test_a_policy_error_names_the_file_and_section_once(tmp_path: Path) -> None:
+    with pytest.raises(mpcstats.ConfigurationError) as caught:
+        load_config(_minimal_config(tmp_path, tail="[policy]\nk = 1.5\n"))
+    assert str(caught.value) == f"{tmp_path / 'party.toml'}: [policy] k must be an integer, not 1.5"
 
 
 def test_the_certs_command_writes_private_keys_for_their_owner_only(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from mpcstats import ChannelClosedError, MpcStatsError, PartyUnavailableError, P
 from mpcstats import protocols as P
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
-from mpcstats.transport.grpc_channel import GrpcNetwork, decode_tensor, encode_tensor
+from mpcstats.transport.grpc_channel import GrpcNetwork, Limits, decode_tensor, encode_tensor
 from mpcstats.transport.pki import Identity, create_ca, issue
 
 T = TypeVar("T")
@@ -52,19 +53,31 @@ async def _program(session: Session) -> list[list[int]]:
 
 
 async def _federation(
-    identities: list[Identity], timeout: float = 10.0
+    identities: list[Identity], timeout: float = 10.0, limits: dict[int, Limits] | None = None
 ) -> tuple[list[GrpcNetwork], list[BaseException | None]]:
-    """Networks for ``identities`` (by index) on loopback port 0, started and connected."""
+    """Networks for ``identities`` (by index) on loopback port 0, started and connected;
+    ``limits`` of some parties differ from the default."""
     networks = [
-        GrpcNetwork(i, NAMES, identity, listen=LOOPBACK, timeout=timeout)
+        GrpcNetwork(
+            i,
+            NAMES,
+            identity,
+            listen=LOOPBACK,
+            timeout=timeout,
+            limits=(limits or {}).get(i, Limits()),
+        )
         for i, identity in enumerate(identities)
     ]
-    ports = [await network.start() for network in networks]
-    addresses = [f"127.0.0.1:{port}" for port in ports]
+    for network in networks:
+        await network.start()
     outcomes = await asyncio.gather(
-        *(network.connect(addresses) for network in networks), return_exceptions=True
+        *(_connect(network, networks) for network in networks), return_exceptions=True
     )
     return networks, list(outcomes)
+
+
+async def _connect(network: GrpcNetwork, networks: list[GrpcNetwork]) -> None:
+    await network.connect([f"127.0.0.1:{other.port}" for other in networks])
 
 
 async def _error(awaitable: Awaitable[Any]) -> MpcStatsError:
@@ -74,11 +87,15 @@ async def _error(awaitable: Awaitable[Any]) -> MpcStatsError:
     return caught.value
 
 
-def _run(identities: list[Identity], body: Callable[[list[GrpcNetwork]], Awaitable[T]]) -> T:
+def _run(
+    identities: list[Identity],
+    body: Callable[[list[GrpcNetwork]], Awaitable[T]],
+    limits: dict[int, Limits] | None = None,
+) -> T:
     """Start and connect a federation, run ``body`` on it, always close it."""
 
     async def main() -> T:
-        networks, outcomes = await _federation(identities)
+        networks, outcomes = await _federation(identities, limits=limits)
         try:
             assert outcomes == [None] * len(networks)
             return await body(networks)
@@ -234,21 +251,32 @@ def test_a_peer_claiming_another_identity_is_refused(
 
 # across processes -----------------------------------------------------------------------------
 def _party_process(
-    index: int, identity: Identity, addresses: Any, results: Any, crash: bool
+    index: int,
+    identity: Identity,
+    addresses: Any,
+    results: Any,
+    fault: str | None,
+    limits: Limits,
+    timeout: float,
 ) -> None:
-    """One hospital's daemon: listen on port 0, report the port, connect, compute."""
+    """One hospital's daemon: listen on port 0, report the port, connect, compute; with a
+    ``fault`` it dies ("crash") or hangs ("freeze": its connections stay open) mid-session."""
 
     async def main() -> None:
-        network = GrpcNetwork(index, NAMES, identity, listen=LOOPBACK, timeout=8.0)
+        network = GrpcNetwork(
+            index, NAMES, identity, listen=LOOPBACK, timeout=timeout, limits=limits
+        )
         results.put(("port", index, await network.start()))
         try:
             await network.connect(addresses.get(timeout=30))
             session = Session(index, 3, network.channel("study"))
             started = time.monotonic()
-            if crash:
+            if fault:
                 await session.setup()
                 await P.input(session, X if index == 0 else None, owner=0, bits=32)
-                os._exit(1)  # the hospital's daemon dies mid-session
+                if fault == "crash":
+                    os._exit(1)  # the hospital's daemon dies mid-session
+                os.kill(os.getpid(), signal.SIGSTOP)  # its machine hangs, sockets open
             try:
                 results.put(("done", index, await _program(session), None, 0.0))
             except PartyUnavailableError as error:
@@ -259,14 +287,30 @@ def _party_process(
     asyncio.run(main())
 
 
-def _run_processes(tmp_path: Path, crash: int | None) -> list[tuple[Any, ...]]:
+def _run_processes(
+    tmp_path: Path,
+    fault: tuple[int, str] | None = None,
+    limits: Limits | None = None,
+    timeout: float = 8.0,
+) -> list[tuple[Any, ...]]:
+    """Each party in a process of its own; ``fault`` is (party, "crash" or "freeze")."""
     identities = _pki(tmp_path)
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     inboxes = [context.Queue() for _ in NAMES]
+    faults = dict([fault] if fault else [])
     processes = [
         context.Process(
-            target=_party_process, args=(i, identities[i], inboxes[i], results, i == crash)
+            target=_party_process,
+            args=(
+                i,
+                identities[i],
+                inboxes[i],
+                results,
+                faults.get(i),
+                limits or Limits(),
+                timeout,
+            ),
         )
         for i in range(len(NAMES))
     ]
@@ -277,23 +321,33 @@ def _run_processes(tmp_path: Path, crash: int | None) -> list[tuple[Any, ...]]:
         addresses = [f"127.0.0.1:{ports[i]}" for i in range(len(NAMES))]
         for inbox in inboxes:
             inbox.put(addresses)
-        survivors = len(NAMES) - (crash is not None)
+        survivors = len(NAMES) - len(faults)
         done = [results.get(timeout=30)[1:] for _ in range(survivors)]
     finally:
-        for process in processes:
-            process.join(timeout=15)
+        for i, process in enumerate(processes):
+            process.join(timeout=0 if i in faults else 15)  # a frozen party never ends
             if process.is_alive():
                 process.kill()
+                process.join()
     return sorted(done, key=lambda item: item[0])
 
 
 def test_three_daemon_processes_compute_together(tmp_path: Path) -> None:
-    outcomes = _run_processes(tmp_path, crash=None)
+    outcomes = _run_processes(tmp_path)
     assert [outcome[1] for outcome in outcomes] == [EXPECTED] * 3
 
 
 def test_a_killed_party_is_named_by_the_others_within_10_seconds(tmp_path: Path) -> None:
-    outcomes = _run_processes(tmp_path, crash=2)
+    outcomes = _run_processes(tmp_path, fault=(2, "crash"))
+    assert [outcome[0] for outcome in outcomes] == [0, 1]
+    assert all(outcome[2] == 2 and outcome[3] < 10 for outcome in outcomes), outcomes
+
+
+def test_keepalive_names_a_hung_party_long_before_the_timeout(tmp_path: Path) -> None:
+    """A party whose process hangs keeps its TCP connections open: no error reaches its peers,
+    only the missing answers to their keepalive pings (1 s apart, 1 s to answer here) do."""
+    fast = Limits(keepalive=1.0, keepalive_timeout=1.0)
+    outcomes = _run_processes(tmp_path, fault=(2, "freeze"), limits=fast, timeout=60.0)
     assert [outcome[0] for outcome in outcomes] == [0, 1]
     assert all(outcome[2] == 2 and outcome[3] < 10 for outcome in outcomes), outcomes
 
@@ -330,6 +384,43 @@ def test_a_send_cancelled_mid_write_is_delivered_and_the_link_keeps_serving(
 
     received, results = _run(_pki(tmp_path), body)
     assert np.array_equal(received[0], payload)
+    assert results == [EXPECTED] * 3
+
+
+def test_a_message_over_the_limit_is_refused_before_it_is_sent(tmp_path: Path) -> None:
+    """Refused by its sender, it never breaks the link that every session shares."""
+    oversized = np.zeros(2 << 20, dtype=np.uint8)
+
+    async def body(networks: list[GrpcNetwork]) -> tuple[MpcStatsError, list[Any]]:
+        error = await _error(networks[1].channel("large").send(0, 7, [oversized]))
+        sessions = [Session(i, 3, network.channel("next")) for i, network in enumerate(networks)]
+        return error, await asyncio.gather(*(_program(s) for s in sessions))
+
+    small = Limits(max_message=1 << 20)
+    error, results = _run(_pki(tmp_path), body, limits=dict.fromkeys(range(3), small))
+    assert type(error) is ProtocolError
+    assert "round 7's message to hosp_a would be 2 MiB, over the 1 MiB one message may carry" in (
+        str(error)
+    )
+    assert results == [EXPECTED] * 3
+
+
+def test_a_peer_with_a_lower_limit_breaks_the_link_naming_the_setting(tmp_path: Path) -> None:
+    """Parties that disagree on max_message_mib: the receiver's grpc ends the stream, and the
+    sender learns why; once linked again, messages within both limits pass."""
+    large = np.zeros(2 << 20, dtype=np.uint8)
+
+    async def body(networks: list[GrpcNetwork]) -> tuple[MpcStatsError, list[Any]]:
+        await networks[1].channel("large").send(0, 1, [large])  # within hosp_b's own limit
+        error = await _error(networks[1].channel("large").receive(0, 2))
+        await asyncio.gather(*(_connect(network, networks) for network in networks))
+        sessions = [Session(i, 3, network.channel("next")) for i, network in enumerate(networks)]
+        return error, await asyncio.gather(*(_program(s) for s in sessions))
+
+    error, results = _run(_pki(tmp_path), body, limits={0: Limits(max_message=1 << 20)})
+    assert isinstance(error, PartyUnavailableError) and error.party == 0, repr(error)
+    assert "Received message larger than max" in str(error)
+    assert "every party must set the same max_message_mib" in str(error)
     assert results == [EXPECTED] * 3
 
 

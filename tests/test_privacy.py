@@ -22,7 +22,8 @@ from mpcstats.stats.secure import (
     open_if_at_least,
     suppress,
 )
-from tests.conftest import owned, run
+from tests.conftest import owned
+from tests.parties import run
 
 SAMPLES = 4000
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from fractions import Fraction
 
 import gmpy2
@@ -23,7 +24,8 @@ from mpcstats.protocols.linalg import SpdSolver, _scalings, field_inverse, solve
 from mpcstats.protocols.opening import open_elements, reconstruct_output
 from mpcstats.protocols.session import Session
 from mpcstats.simulator import LocalSimulator, RunResult
-from tests.conftest import owned, run
+from tests.conftest import owned
+from tests.parties import run
 
 BITS = 32
 EDGES = np.array([0, 1, -1, 2**31 - 1, -(2**31) + 1, 12, 12, -7, 5, 0], dtype=np.int64)
@@ -48,6 +50,22 @@ def test_input_and_open_round_trip(n: int) -> None:
         return await P.open(s, a)
 
     assert all(_ints(out) == _ints(EDGES) for out in run(n, program).outputs)
+
+
+def test_each_party_runs_in_the_process_its_configuration_says(
+    n: int, request: pytest.FixtureRequest
+) -> None:
+    """Simulated parties share the test's process; the party processes are three others."""
+
+    async def program(s: Session) -> int:
+        await P.open(s, await P.input(s, owned(s, 0, EDGES), owner=0, bits=BITS))
+        return os.getpid()
+
+    pids = run(n, program).outputs
+    if request.node.callspec.id.endswith("processes"):
+        assert len(set(pids)) == 3 and os.getpid() not in pids
+    else:
+        assert pids == [os.getpid()] * n
 
 
 def test_open_to_reaches_only_the_receiver(n: int) -> None:

@@ -14,7 +14,8 @@ from mpcstats import (
 )
 from mpcstats import protocols as P
 from mpcstats.protocols.session import Session
-from tests.conftest import owned, run
+from tests.conftest import owned
+from tests.parties import run
 
 
 def test_input_outside_its_declared_range_names_the_party_not_the_value() -> None:

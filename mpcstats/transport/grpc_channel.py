@@ -47,29 +47,71 @@ from mpcstats.transport._proto.v1 import peer_pb2, peer_pb2_grpc
 from mpcstats.transport.channel import Channel, Payload
 from mpcstats.transport.pki import Identity
 
-__all__ = ["MAX_MESSAGE", "GrpcChannel", "GrpcNetwork", "decode_tensor", "encode_tensor"]
+__all__ = [
+    "MAX_MESSAGE",
+    "GrpcChannel",
+    "GrpcNetwork",
+    "Limits",
+    "decode_tensor",
+    "encode_tensor",
+]
 
 log = logging.getLogger("mpcstats.transport")
 
 MAX_MESSAGE = 256 * 1024 * 1024
-_KEEPALIVE = [  # notice a peer whose machine vanished without closing its connection
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-]
-_COMMON = [
-    ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
-    *_KEEPALIVE,
-]
-_SERVER_OPTIONS = [*_COMMON, ("grpc.http2.min_ping_interval_without_data_ms", 5_000)]
-_CLIENT_OPTIONS = [  # peers start in any order: retry a peer that is not up yet, briskly
-    *_COMMON,
+MIN_KEEPALIVE = 1.0  # seconds
+_MIN_PING_MS = 500  # a server ends a connection that pings more often (with margin for jitter)
+_RECONNECT = [  # peers start in any order: retry a peer that is not up yet, briskly
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a party's gRPC connections allow; every party of a federation should agree.
+
+    ``max_message`` bounds one frame (one round's message to one peer, or a party's output
+    shares to the analyst): a larger one is refused before it is sent, naming its round and
+    size. Keepalive pings notice a peer whose machine vanished without closing its
+    connection: ``keepalive`` seconds between pings, ``keepalive_timeout`` seconds for the
+    answer, so such a peer is named within their sum rather than after a session's timeout.
+    """
+
+    max_message: int = MAX_MESSAGE
+    keepalive: float = 10.0
+    keepalive_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 1024 <= self.max_message <= 2**31 - 1:
+            raise ConfigurationError(
+                "the message limit (max_message_mib) must be at least 1 KiB and below 2 GiB, "
+                f"not {_mib(self.max_message)}"
+            )
+        if self.keepalive < MIN_KEEPALIVE or self.keepalive_timeout <= 0:
+            raise ConfigurationError(
+                f"keepalive must be at least {MIN_KEEPALIVE:g} s and keepalive_timeout "
+                f"positive, not {self.keepalive:g} s and {self.keepalive_timeout:g} s"
+            )
+
+    def options(self, server: bool = False) -> list[tuple[str, int]]:
+        """gRPC channel arguments: a server's, or a dialling party's and an analyst's."""
+        common = [
+            ("grpc.max_send_message_length", self.max_message),
+            ("grpc.max_receive_message_length", self.max_message),
+            ("grpc.keepalive_time_ms", round(self.keepalive * 1000)),
+            ("grpc.keepalive_timeout_ms", round(self.keepalive_timeout * 1000)),
+            # since grpc 1.5x a ping's answer is awaited this long (default 60 s), keepalive too
+            ("grpc.http2.ping_timeout_ms", round(self.keepalive_timeout * 1000)),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+        ]
+        if server:  # accept the pings of every peer whose keepalive is at least MIN_KEEPALIVE
+            return [*common, ("grpc.http2.min_ping_interval_without_data_ms", _MIN_PING_MS)]
+        return [*common, *_RECONNECT]
+
+
 _RETRY_INTERVAL = 0.2
 _GRACE = 1.0  # how long a closing party waits for a peer to end a stream in turn
 # A write on the server side of a stream whose peer vanished raises cygrpc's ExecuteBatchError,
@@ -153,10 +195,12 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         *,
         listen: str,
         timeout: float = 30.0,
+        limits: Limits = Limits(),
     ) -> None:
         self.party, self.names, self.n = party, list(names), len(names)
         _check_configuration(party, self.names, identity)
         self.identity, self.listen, self.timeout = identity, listen, timeout
+        self.limits = limits
         self.port = 0
         self._server: Any = None  # grpc.aio.Server once started
         self._links: dict[int, _Link] = {}
@@ -197,7 +241,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         credentials = grpc.ssl_server_credentials(
             [(key, cert)], root_certificates=ca, require_client_auth=True
         )
-        self._server = grpc.aio.server(options=_SERVER_OPTIONS)
+        self._server = grpc.aio.server(options=self.limits.options(server=True))
         peer_pb2_grpc.add_PeerExchangeServicer_to_server(self, self._server)
         for add in services:
             add(self._server)
@@ -345,7 +389,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
             while (frame := await read()) is not grpc.aio.EOF:
                 self._accept(link, frame)
         except grpc.aio.AioRpcError as error:
-            reason = f"the connection broke ({error.code().name})"
+            reason = self._broken(error)
         except asyncio.CancelledError:
             reason = "the connection was cancelled"
             raise
@@ -354,6 +398,14 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
             raise
         finally:
             self._lose(link, reason)
+
+    def _broken(self, error: grpc.aio.AioRpcError) -> str:
+        if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return (  # a peer's limit is lower than this party's: it refused a message
+                f"the connection broke ({error.details()}); every party must set the same "
+                "max_message_mib"
+            )
+        return f"the connection broke ({error.code().name})"
 
     def _accept(self, link: _Link, frame: _Frame) -> None:
         if self._links.get(link.peer) is not link:
@@ -426,7 +478,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         """Open and serve the stream to ``peer``; on failure record why it is unavailable."""
         ca, key, cert = self.identity.credentials()
         credentials = grpc.ssl_channel_credentials(ca, key, cert)
-        options = [*_CLIENT_OPTIONS, ("grpc.ssl_target_name_override", self.names[peer])]
+        options = [*self.limits.options(), ("grpc.ssl_target_name_override", self.names[peer])]
         try:
             async with grpc.aio.secure_channel(address, credentials, options=options) as channel:
                 call = await self._open(peer, channel)
@@ -491,10 +543,22 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
 
     async def _send(self, session_id: str, peer: int, frame: _Frame) -> None:
         self._check(session_id)
+        self._check_size(frame, peer)
         link = self._links.get(peer)
         if link is None:
             raise self._unavailable(peer, self._lost.get(peer, "not connected"))
         await self._write(link, frame)
+
+    def _check_size(self, frame: _Frame, peer: int) -> None:
+        """Refuse a frame over the message limit before it is sent: on the wire it would break
+        the stream that every session with that peer shares."""
+        size, limit = frame.ByteSize(), self.limits.max_message
+        if size > limit:
+            raise ProtocolError(
+                f"round {frame.round}'s message to {self.names[peer]} would be {_mib(size)}, "
+                f"over the {_mib(limit)} one message may carry (max_message_mib): analyse fewer "
+                "columns or groups at once, or raise the limit at every party"
+            )
 
     async def _write(self, link: _Link, frame: _Frame) -> None:
         """Write a frame to the peer's stream, shielded from the caller's cancellation: a
@@ -567,6 +631,10 @@ class GrpcChannel(Channel):
 
 
 # checks ---------------------------------------------------------------------------------------
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.3g} MiB"
+
+
 def _check_configuration(party: int, names: list[str], identity: Identity) -> None:
     if len(set(names)) != len(names):
         raise ConfigurationError(f"party names must be distinct: {names}")

@@ -1,8 +1,9 @@
 """A throwaway federation PKI for development and tests.
 
 One certificate authority signs a certificate per party. The party's name is the certificate's
-subject common name, which is the identity a party's server checks, and its only DNS subject
-alternative name, which is what a connecting party verifies of the server it dials. Keys are
+subject common name, which is the identity a party's server checks, and its only subject
+alternative name (a DNS name, or an IP address if the name is one), which is what a connecting
+party verifies of the server it dials. Keys are
 generated when asked for, written with mode 0600 into the folder given, and never committed.
 Production federations use their own CA.
 """
@@ -10,6 +11,7 @@ Production federations use their own CA.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +72,7 @@ def issue(ca: Identity, name: str, folder: Path | None = None) -> Identity:
     roles = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     cert = (
         _builder(_subject(name), ca_cert.subject, key.public_key())
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_alternative_name(name)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_usage(signs_certificates=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage(roles), critical=False)
@@ -79,6 +81,14 @@ def issue(ca: Identity, name: str, folder: Path | None = None) -> Identity:
     identity = Identity(name, ca.cert, folder / f"{name}.pem", folder / f"{name}.key")
     _write(identity, cert, key)
     return identity
+
+
+def _alternative_name(name: str) -> x509.GeneralName:
+    """How a client dialling ``name`` as a host finds it in the certificate."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 def _subject(name: str) -> x509.Name:
