@@ -9,6 +9,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["mpcstats", "mpcstats.*"]),
     package_data={"mpcstats": ["py.typed"]},
+    entry_points={"console_scripts": ["mpcstats = mpcstats.cli:main"]},
     install_requires=[
         "numpy>=1.26",
         "gmpy2>=2.1",

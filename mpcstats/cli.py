@@ -14,7 +14,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from mpcstats._errors import MpcStatsError
+from mpcstats._errors import ConfigurationError, MpcStatsError
 
 __all__ = ["main"]
 
@@ -67,7 +67,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from mpcstats.daemon import configure_logging, serve
 
         configure_logging(args.log_level)
-        asyncio.run(serve(load_config(args.config)))
+        config = load_config(args.config)
+        try:
+            asyncio.run(serve(config))
+        except ConfigurationError as error:  # a dataset the daemon could not load or check
+            raise type(error)(f"{args.config}: {error}") from None
         return 0
     if args.command == "certs":
         return _certs(args.out, args.party, args.analyst)

@@ -45,7 +45,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mpcstats._errors import ConfigurationError
 from mpcstats.stats.schema import Schema
@@ -55,7 +55,27 @@ from mpcstats.transport.pki import Identity
 
 __all__ = ["DatasetConfig", "PartyConfig", "load_config"]
 
-_SECTIONS = {"party", "federation", "tls", "policy", "audit", "datasets"}
+_KEYS = {  # every key a section may hold: a misspelt one is an error, not a silent default
+    "party": {
+        "name",
+        "listen",
+        "timeout",
+        "shutdown_grace",
+        "max_message_mib",
+        "keepalive",
+        "keepalive_timeout",
+    },
+    "federation": {"parties", "addresses", "analysts"},
+    "tls": {"ca", "cert", "key"},
+    "policy": {"k", "allow_extremes", "max_parameter_fraction"},
+    "audit": {"path"},
+}
+_SECTIONS = {*_KEYS, "datasets"}
+_DATASET_KEYS = {  # by format; every dataset also has a schema
+    "csv": {"path", "stage"},
+    "parquet": {"path", "stage"},
+    "sql": {"url", "table"},
+}
 _KINDS = {
     str: "a string",
     int: "an integer",
@@ -119,7 +139,7 @@ class _Reader:
         if unknown:
             self.fail(f"unknown section(s) {sorted(unknown)}; known: {sorted(_SECTIONS)}")
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise ConfigurationError(f"{self.path}: {message}")
 
     def section(self, name: str, required: bool = True) -> dict[str, Any]:
@@ -128,7 +148,13 @@ class _Reader:
             return {}
         if not isinstance(table, dict):
             self.fail(f"needs a [{name}] section")
-        return table  # type: ignore[return-value]
+        self._known_keys(f"[{name}]", table, _KEYS.get(name))
+        return table
+
+    def _known_keys(self, where: str, table: Mapping[str, Any], known: set[str] | None) -> None:
+        unknown = sorted(set(table) - known) if known is not None else []
+        if unknown:
+            self.fail(f"{where} has unknown key(s) {unknown}; it takes {sorted(known or ())}")
 
     def get(self, section: str, key: str, kind: type, default: Any = ...) -> Any:
         table = self.section(section, required=default is ...)
@@ -211,8 +237,14 @@ class _Reader:
         where = f"[datasets.{name}]"
         if not isinstance(spec, Mapping):
             self.fail(f"{where} must be a table")
-        if "schema" not in spec:
-            self.fail(f'{where} needs schema = "<file.json>" (the data dictionary)')
+        kind = spec.get("format")
+        if kind not in _DATASET_KEYS:
+            self.fail(f'{where} needs format = "csv", "parquet" or "sql", not {kind!r}')
+        self._known_keys(where, spec, {"format", "schema", *_DATASET_KEYS[kind]})
+        required = ["schema", *(["url", "table"] if kind == "sql" else ["path"])]
+        for key in required:
+            if not isinstance(spec.get(key), str):
+                self.fail(f'{where} needs {key} = "..." (a string), not {spec.get(key)!r}')
         schema = Schema.load(self.base / spec["schema"])
         source = {key: value for key, value in spec.items() if key != "schema"}
         for key in ("path", "stage"):

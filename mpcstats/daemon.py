@@ -355,7 +355,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
     def _check_schema(self, dataset: str, requested: Schema) -> None:
         if self.config.helper:
             return
-        problems = self.config.datasets[dataset].schema.differences(requested, "the analyst")
+        problems = requested.differences(self.config.datasets[dataset].schema, self.name)
         if problems:
             raise SchemaError(
                 f"{self.name}'s schema of {dataset!r} differs from the request's: "

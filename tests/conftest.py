@@ -64,6 +64,23 @@ def n(request: pytest.FixtureRequest) -> Iterator[int]:
         yield count
 
 
+def party_counts(*counts: int) -> pytest.MarkDecorator:
+    """A test's own parties counts for the ``n`` fixture, simulated, and 3 also in the party
+    processes."""
+    params = [pytest.param((count, "memory"), id=f"n{count}") for count in counts]
+    if 3 in counts:
+        params.append(pytest.param((3, "processes"), id="n3-processes"))
+    return pytest.mark.parametrize("n", params, indirect=True)
+
+
+@pytest.fixture(params=["memory", "processes"], ids=["n3", "n3-processes"])
+def three(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Three parties, simulated and in the party processes: for tests of one party count."""
+    processes = request.getfixturevalue("party_processes") if request.param != "memory" else None
+    with parties.using(processes):
+        yield 3
+
+
 @pytest.fixture(scope="session")
 def party_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartyProcesses]:
     processes = PartyProcesses(tmp_path_factory.mktemp("party-processes"))

@@ -42,13 +42,21 @@ _PROCESSES: contextvars.ContextVar[PartyProcesses | None] = contextvars.ContextV
 )
 
 
-def run(n: int, program: Callable[[Session], Awaitable[Any]], **options: Any) -> RunResult:
+def run(
+    n: int,
+    program: Callable[[Session], Awaitable[Any]],
+    *,
+    pooled_setup: bool = False,
+    **options: Any,
+) -> RunResult:
     """``program`` on n parties: in the party processes when the test's ``n`` chose them and n
-    is 3, else simulated over memory channels."""
+    is 3, else simulated over memory channels. With ``pooled_setup`` the PRSS keys travel with
+    the program's first pooling round, as in a daemon."""
     processes = _PROCESSES.get()
     if processes is not None and n == processes.n:
-        return processes.run(program, **options)
-    return LocalSimulator(n=n, **options).run(program)  # type: ignore[arg-type]
+        return processes.run(program, pooled_setup=pooled_setup, **options)
+    simulator = LocalSimulator(n=n, **options)
+    return asyncio.run(simulator.run_async(program, pooled_setup=pooled_setup))
 
 
 @contextlib.contextmanager
@@ -87,11 +95,16 @@ class PartyProcesses:
             self.close()
             raise
 
-    def run(self, program: Callable[[Session], Awaitable[Any]], **options: Any) -> RunResult:
+    def run(
+        self,
+        program: Callable[[Session], Awaitable[Any]],
+        pooled_setup: bool = False,
+        **options: Any,
+    ) -> RunResult:
         unknown = set(options) - _SESSION_OPTIONS
         if unknown:
             raise TypeError(f"party processes take no option {sorted(unknown)}")
-        job = (uuid.uuid4().hex, cloudpickle.dumps(program), options)
+        job = (uuid.uuid4().hex, cloudpickle.dumps(program), pooled_setup, options)
         for pipe in self.pipes:
             pipe.send(job)
         replies = self._replies(self.timeout + 10)
@@ -133,8 +146,9 @@ async def _party(index: int, identity: Identity, pipe: Connection, timeout: floa
         await network.connect(await asyncio.to_thread(pipe.recv))
         pipe.send("linked")
         while (job := await asyncio.to_thread(pipe.recv)) is not None:
-            session_id, program, options = job
-            reply = await _session(network, session_id, cloudpickle.loads(program), options)
+            session_id, program, pooled_setup, options = job
+            program = cloudpickle.loads(program)
+            reply = await _session(network, session_id, program, pooled_setup, options)
             try:
                 pipe.send(reply)
             except (pickle.PicklingError, TypeError, AttributeError) as error:
@@ -149,6 +163,7 @@ async def _session(
     network: GrpcNetwork,
     session_id: str,
     program: Callable[[Session], Awaitable[Any]],
+    pooled_setup: bool,
     options: dict[str, Any],
 ) -> tuple[Any, ...]:
     """One party's run of ``program``: ("ok", output, stats, t, output degree) or ("error",
@@ -157,7 +172,10 @@ async def _session(
     channel = network.channel(session_id, PrimeField.with_bits(bits))
     session = Session(network.party, network.n, channel, **options)
     try:
-        await session.setup()
+        if pooled_setup:
+            session.prepare_setup()
+        else:
+            await session.setup()
         output = await program(session)
     except Exception as error:
         with contextlib.suppress(Exception):

@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Iterator
@@ -79,7 +81,7 @@ def test_an_analyst_from_another_ca_is_refused(
 
 
 def test_a_caller_without_a_certificate_never_reaches_the_service(
-    federation: LoopbackFederation,
+    federation: LoopbackFederation, study: mpcstats.Federation
 ) -> None:
     """TLS itself refuses a client that presents no certificate: the call fails before any
     handler runs (UNAVAILABLE, the handshake's failure), and nothing is audited as a run."""
@@ -99,7 +101,9 @@ def test_a_caller_without_a_certificate_never_reaches_the_service(
                 return error.code()
         return grpc.StatusCode.OK
 
+    runs = len(_records(federation, "hosp_a", "run"))
     assert asyncio.run(call()) == grpc.StatusCode.UNAVAILABLE
+    assert len(_records(federation, "hosp_a", "run")) == runs
 
 
 def test_synchronous_calls_work_inside_a_running_event_loop(
@@ -180,21 +184,25 @@ def test_every_party_must_be_listed(federation: LoopbackFederation) -> None:
         mpcstats.connect(**kwargs)
 
 
-def test_health_service_reports_serving(federation: LoopbackFederation) -> None:
+def test_health_service_reports_serving(
+    federation: LoopbackFederation, study: mpcstats.Federation
+) -> None:
+    assert asyncio.run(_health(federation, "hosp_a")) == health_pb2.HealthCheckResponse.SERVING
+
+
+async def _health(federation: LoopbackFederation, name: str) -> int:
+    """The party's status from the standard health service, asked with the analyst's
+    certificate."""
     analyst = federation.analyst
-
-    async def check() -> int:
-        credentials = grpc.ssl_channel_credentials(
-            analyst.ca.read_bytes(), analyst.key.read_bytes(), analyst.cert.read_bytes()
-        )
-        options = [("grpc.ssl_target_name_override", "hosp_a")]
-        address = federation.addresses["hosp_a"]
-        async with grpc.aio.secure_channel(address, credentials, options=options) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
-            return int(reply.status)
-
-    assert asyncio.run(check()) == health_pb2.HealthCheckResponse.SERVING
+    credentials = grpc.ssl_channel_credentials(
+        analyst.ca.read_bytes(), analyst.key.read_bytes(), analyst.cert.read_bytes()
+    )
+    options = [("grpc.ssl_target_name_override", name)]
+    address = federation.addresses[name]
+    async with grpc.aio.secure_channel(address, credentials, options=options) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        return int(reply.status)
 
 
 def test_sessions_run_concurrently_and_stay_isolated(
@@ -230,6 +238,22 @@ def test_when_parties_disagree_on_k_the_strictest_applies(
     assert ((true >= 5) & (true < 12)).any()  # released under k = 5, not under k = 12
     for sex in ("F", "M"):
         assert np.isnan(counts[sex]) if true[sex] < 12 else counts[sex] == true[sex]
+
+
+def test_a_request_with_another_schema_is_refused_column_by_column(
+    study: mpcstats.Federation,
+) -> None:
+    original = study.schema
+    study.schema = Schema({**original.columns, "age": Column("age", "int", 0, 120)})
+    try:
+        with pytest.raises(
+            mpcstats.SchemaError,
+            match=r"(hosp_\w)'s schema of 'cohort' differs from the request's: column 'age': "
+            r"\1 declares .*110.*, the study .*120",
+        ):
+            study.count()
+    finally:
+        study.schema = original
 
 
 def test_a_request_looser_than_a_partys_policy_is_refused(study: mpcstats.Federation) -> None:
@@ -362,6 +386,33 @@ def test_sigterm_mid_session_aborts_it_with_a_reason_everywhere(
         assert [r["event"] for r in _read(daemons.folder / "hosp_c" / "audit.jsonl")][-1] == "stop"
         daemons.start("hosp_c")
         assert _eventually(lambda: study.count().counts.iloc[0]) == 5800
+
+
+def test_sigterm_lets_a_session_finish_within_the_grace(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    """A party told to stop while a session runs reports NOT_SERVING at once, finishes the
+    session with the others (the analyst gets the fit), then exits 0."""
+    daemons = LoopbackFederation(tmp_path, frames, SMOKERS, timeout=30, shutdown_grace=60)
+    with daemons, mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study:
+
+        async def stop_midway() -> tuple[list[int], Any]:
+            task = asyncio.ensure_future(_long_fit(study))
+            await asyncio.sleep(1.0)
+            daemons.processes["hosp_c"].send_signal(signal.SIGTERM)
+            statuses = [await _health(daemons, "hosp_c")]
+            while statuses[-1] == health_pb2.HealthCheckResponse.SERVING and len(statuses) < 50:
+                await asyncio.sleep(0.1)
+                statuses.append(await _health(daemons, "hosp_c"))
+            return statuses, await task
+
+        with pytest.warns(RuntimeWarning, match="did not converge"):
+            statuses, fit = asyncio.run(stop_midway())
+        assert statuses[-1] == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert len(fit.params) == 4 and np.isfinite(fit.params).all()
+        assert daemons.processes["hosp_c"].wait(30) == 0
+        end = _records(daemons, "hosp_c", "end")[-1]
+        assert end["method"] == "logit" and end["outcome"] == "ok"
 
 
 def test_daemons_read_parquet_files(tmp_path: Path, frames: dict[str, pd.DataFrame]) -> None:
@@ -513,6 +564,34 @@ def test_transport_limits_come_from_the_party_section(tmp_path: Path) -> None:
             load_config(_minimal_config(tmp_path, line))
 
 
+def test_misspelt_missing_or_mistyped_keys_name_the_file_and_section(tmp_path: Path) -> None:
+    registry = '[datasets.registry]\nformat = "sql"\nurl = "sqlite://"\ntable = "t"\n'
+    refusals = {
+        ("keepalive_timout = 5", ""): r"party.toml: \[party\] has unknown key\(s\) "
+        r"\['keepalive_timout'\]; it takes \[.*'keepalive_timeout'",
+        ("", 'url = "sqlite://"'): r"\[datasets.cohort\] has unknown key\(s\) \['url'\]",
+        ("", registry.replace('format = "sql"', 'format = "excel"')): r"\[datasets.registry\] "
+        r'needs format = "csv", "parquet" or "sql", not \'excel\'',
+        ("", registry + "schema = 7"): r'\[datasets.registry\] needs schema = "..." \(a string\), '
+        r"not 7",
+        ("", registry.replace('table = "t"\n', 'schema = "schema.json"\n')): r"\[datasets."
+        r'registry\] needs table = "..." \(a string\), not None',
+    }
+    for (party, tail), message in refusals.items():
+        with pytest.raises(mpcstats.ConfigurationError, match=message):
+            load_config(_minimal_config(tmp_path, party, tail))
+
+
+def test_a_dataset_the_daemon_cannot_load_is_named_with_the_configuration(tmp_path: Path) -> None:
+    command = Path(sys.executable).parent / "mpcstats"
+    config = _minimal_config(tmp_path)  # its data.csv does not exist
+    done = subprocess.run(
+        [command, "party", "serve", "--config", config], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert f"mpcstats: {config}: [datasets.cohort]: cannot read" in done.stderr, done.stderr
+
+
 def test_a_policy_error_names_the_file_and_section_once(tmp_path: Path) -> None:
     with pytest.raises(mpcstats.ConfigurationError) as caught:
         load_config(_minimal_config(tmp_path, tail="[policy]\nk = 1.5\n"))
@@ -520,9 +599,11 @@ def test_a_policy_error_names_the_file_and_section_once(tmp_path: Path) -> None:
 
 
 def test_the_certs_command_writes_private_keys_for_their_owner_only(tmp_path: Path) -> None:
-    assert (
-        main(["certs", "--out", str(tmp_path), "--party", "hosp_a", "--analyst", "dr_jones"]) == 0
-    )
+    """Through the installed ``mpcstats`` command, as the deployment guide runs it."""
+    command = Path(sys.executable).parent / "mpcstats"
+    arguments = ["certs", "--out", str(tmp_path), "--party", "hosp_a", "--analyst", "dr_jones"]
+    done = subprocess.run([command, *arguments], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
     for name in ("ca", "hosp_a", "dr_jones"):
         assert (tmp_path / f"{name}.pem").exists()
         assert stat.S_IMODE(os.stat(tmp_path / f"{name}.key").st_mode) == 0o600

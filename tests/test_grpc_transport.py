@@ -22,7 +22,14 @@ from mpcstats import ChannelClosedError, MpcStatsError, PartyUnavailableError, P
 from mpcstats import protocols as P
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
-from mpcstats.transport.grpc_channel import GrpcNetwork, Limits, decode_tensor, encode_tensor
+from mpcstats.transport import grpc_channel
+from mpcstats.transport.grpc_channel import (
+    GrpcChannel,
+    GrpcNetwork,
+    Limits,
+    decode_tensor,
+    encode_tensor,
+)
 from mpcstats.transport.pki import Identity, create_ca, issue
 
 T = TypeVar("T")
@@ -422,6 +429,22 @@ def test_a_peer_with_a_lower_limit_breaks_the_link_naming_the_setting(tmp_path: 
     assert "Received message larger than max" in str(error)
     assert "every party must set the same max_message_mib" in str(error)
     assert results == [EXPECTED] * 3
+
+
+def test_a_network_keeps_the_reasons_of_recently_stopped_sessions_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(grpc_channel, "_STOPPED_KEPT", 8)
+
+    async def body(networks: list[GrpcNetwork]) -> tuple[int, GrpcChannel]:
+        for i in range(10):
+            await networks[0].channel(f"session-{i}").close("the analyst withdrew")
+        with pytest.raises(ChannelClosedError, match="the analyst withdrew"):
+            networks[0].channel("session-9")
+        return len(networks[0]._stopped), networks[0].channel("session-0")
+
+    kept, reopened = _run(_pki(tmp_path), body)
+    assert kept == 8 and reopened.session_id == "session-0"
 
 
 def test_sending_to_a_vanished_peer_names_it(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from mpcstats.stats.secure import (
     open_if_at_least,
     suppress,
 )
-from tests.conftest import owned
+from tests.conftest import owned, party_counts
 from tests.parties import run
 
 SAMPLES = 4000
@@ -81,6 +81,7 @@ def _openings(value: int, count: int, label_part: str, opened: bool = False) -> 
 
 
 @pytest.mark.parametrize("opened", [False, True], ids=["ltz", "open_ltz"])
+@pytest.mark.usefixtures("three")
 def test_comparison_openings_do_not_depend_on_the_input(opened: bool) -> None:
     count = SAMPLES
     low = _openings(0, count, "masked value", opened)[0]
@@ -93,6 +94,7 @@ def test_comparison_openings_do_not_depend_on_the_input(opened: bool) -> None:
     assert stats.ks_2samp(*unmasked).pvalue < 1e-6
 
 
+@pytest.mark.usefixtures("three")
 def test_field_conversion_openings_are_uniform_bits() -> None:
     for value in (0, -5, 2**31 - 1):
         opened = _openings(value, SAMPLES, "daBit")[0]
@@ -100,35 +102,35 @@ def test_field_conversion_openings_are_uniform_bits() -> None:
         assert stats.binomtest(int(opened.sum()), opened.size, 0.5).pvalue > 1e-4
 
 
-def test_a_comparison_opens_only_masked_values_and_conversion_bits() -> None:
+def test_a_comparison_opens_only_masked_values_and_conversion_bits(three: int) -> None:
     async def program(s: Session) -> None:
         x = await P.input(s, owned(s, 0, np.arange(10)), owner=0, bits=32)
         await P.lt(s, x, x * 2)
 
-    result = run(3, program, record_openings=True)
+    result = run(three, program, record_openings=True)
     labels = {o.label for o in result.stats[0].openings}
     assert labels == {"masked value (comparison)", "bit xor daBit (field conversion)"}
 
 
-def test_reprs_do_not_show_shares_or_keys() -> None:
+def test_reprs_do_not_show_shares_or_keys(three: int) -> None:
     async def program(s: Session) -> list[str]:
         x = await P.input(s, owned(s, 0, np.array([123456789])), owner=0, bits=32)
         return [repr(x), repr(s), repr(s.prss)]
 
-    result = run(3, program)
+    result = run(three, program)
     texts = result.outputs[0]
     assert all("123456789" not in text for text in texts)
     assert "hidden" in texts[2]
     assert repr(result) == "RunResult(parties=3, rounds=2, output_degree=2)"  # setup, input
 
 
-def test_truncation_openings_do_not_depend_on_the_input() -> None:
+def test_truncation_openings_do_not_depend_on_the_input(three: int) -> None:
     def opened(value: float) -> np.ndarray:
         async def program(s: Session) -> None:
             x = await P.input(s, owned(s, 0, np.full(SAMPLES, value)), owner=0, bits=40, frac=32)
             await fx.truncate(s, x, 16)
 
-        result = run(3, program, record_openings=True)
+        result = run(three, program, record_openings=True)
         return next(o.values for o in result.stats[2].openings if "truncation" in o.label)
 
     low, high = opened(0.0), opened(255.0)
@@ -136,7 +138,7 @@ def test_truncation_openings_do_not_depend_on_the_input() -> None:
     assert stats.ks_2samp(as_real(low), as_real(high)).pvalue > 1e-4
 
 
-@pytest.mark.parametrize("n", [3, 11], ids=["PRSS", "no PRSS"])
+@party_counts(3, 11)
 def test_the_gate_releases_only_counts_of_at_least_k(n: int) -> None:
     counts = np.array([0, 1, 4, 5, 6, 1000] + [7] * 300)
     sums = np.arange(counts.size) - 100
@@ -191,7 +193,7 @@ def _suppressed_in_plaintext(counts: np.ndarray, k: int) -> np.ndarray:
     return flags
 
 
-@pytest.mark.parametrize("n", [3, 5])
+@party_counts(3, 5)
 def test_complementary_suppression_follows_the_rule_with_ties(n: int) -> None:
     """Small counts with many ties: the secure flags equal the plaintext rule's, and nothing
     but masked values and conversion bits is opened."""

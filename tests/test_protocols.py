@@ -24,7 +24,7 @@ from mpcstats.protocols.linalg import SpdSolver, _scalings, field_inverse, solve
 from mpcstats.protocols.opening import open_elements, reconstruct_output
 from mpcstats.protocols.session import Session
 from mpcstats.simulator import LocalSimulator, RunResult
-from tests.conftest import owned
+from tests.conftest import owned, party_counts
 from tests.parties import run
 
 BITS = 32
@@ -178,12 +178,12 @@ def test_opened_comparison_matches_numpy_in_fewer_rounds(n: int, bits: int) -> N
 
 
 @pytest.mark.parametrize("shift", [0, 1, 7, 31, 32])
-def test_exact_shift_is_floor_division(shift: int) -> None:
+def test_exact_shift_is_floor_division(shift: int, three: int) -> None:
     async def program(s: Session) -> np.ndarray:
         a, _ = await _two_inputs(s, EDGES, OTHERS)
         return await P.open(s, await P.shift_right(s, a, shift))
 
-    got = run(3, program).outputs[0]
+    got = run(three, program).outputs[0]
     assert _ints(got) == [int(v) >> shift for v in EDGES]
 
 
@@ -203,7 +203,7 @@ def test_min_max_of_vectors_and_pairs(n: int) -> None:
     assert _ints(pmax) == _ints(np.maximum(EDGES, OTHERS))
 
 
-def test_all_equal_and_length_one_vectors() -> None:
+def test_all_equal_and_length_one_vectors(three: int) -> None:
     async def program(s: Session) -> list[np.ndarray]:
         same = await P.input(s, owned(s, 0, np.full(9, 42)), owner=0, bits=8)
         one = await P.input(s, owned(s, 1, np.array([-3])), owner=1, bits=8)
@@ -214,11 +214,11 @@ def test_all_equal_and_length_one_vectors() -> None:
             await P.open(s, await P.ltz(s, one)),
         ]
 
-    vmax, eq, vmin, neg = run(3, program).outputs[0]
+    vmax, eq, vmin, neg = run(three, program).outputs[0]
     assert int(vmax) == 42 and _ints(eq) == [1] * 9 and int(vmin) == -3 and _ints(neg) == [1]
 
 
-def test_large_batch_of_comparisons_is_exact() -> None:
+def test_large_batch_of_comparisons_is_exact(three: int) -> None:
     rng = np.random.default_rng(5)
     x = rng.integers(-(2**31) + 1, 2**31, 100_000)
     y = np.where(rng.random(x.size) < 0.1, x, rng.integers(-(2**31) + 1, 2**31, x.size))
@@ -227,7 +227,7 @@ def test_large_batch_of_comparisons_is_exact() -> None:
         a, b = await _two_inputs(s, x, y)
         return await P.open(s, await P.lt(s, a, b))
 
-    result = run(3, program)
+    result = run(three, program)
     assert np.array_equal(result.outputs[0].astype(np.int64), (x < y).astype(np.int64))
     assert result.rounds < 40  # batched: rounds do not grow with the vector length
 
@@ -288,7 +288,7 @@ def test_fixed_point_functions_match_numpy(n: int) -> None:
 
 
 @pytest.mark.parametrize(("seed", "d"), [(1, 11), (2, 11), (50, 50)])
-def test_spd_solve_is_within_1e_9_of_numpy(seed: int, d: int) -> None:
+def test_spd_solve_is_within_1e_9_of_numpy(seed: int, d: int, three: int) -> None:
     rng = np.random.default_rng(seed)
     design = rng.normal(size=(400, d)) * rng.uniform(0.1, 30, size=d)
     a_plain, b_plain = design.T @ design, rng.normal(size=d) * 10
@@ -301,7 +301,7 @@ def test_spd_solve_is_within_1e_9_of_numpy(seed: int, d: int) -> None:
         rounds = s.stats.rounds - before
         return await P.open(s, x), rounds
 
-    solution, rounds = run(3, program, modulus_bits=320).outputs[0]
+    solution, rounds = run(three, program, modulus_bits=320).outputs[0]
     a_enc = np.round(a_plain * 2**40) / 2**40
     b_enc = np.round(b_plain * 2**40) / 2**40
     reference = np.linalg.solve(a_enc, b_enc)
@@ -309,7 +309,7 @@ def test_spd_solve_is_within_1e_9_of_numpy(seed: int, d: int) -> None:
     assert rounds <= 100
 
 
-def test_spd_inverse_is_within_1e_9_of_numpy() -> None:
+def test_spd_inverse_is_within_1e_9_of_numpy(three: int) -> None:
     from mpcstats.protocols.linalg import inverse_spd
 
     rng = np.random.default_rng(8)
@@ -320,7 +320,7 @@ def test_spd_inverse_is_within_1e_9_of_numpy() -> None:
         a = await P.input(s, owned(s, 0, a_plain), owner=0, bits=60, frac=40)
         return await P.open(s, await inverse_spd(s, a))
 
-    inverse = run(3, program, modulus_bits=320).outputs[0]
+    inverse = run(three, program, modulus_bits=320).outputs[0]
     reference = np.linalg.inv(np.round(a_plain * 2**40) / 2**40)
     assert np.max(np.abs(inverse - reference)) <= 1e-9 * np.max(np.abs(reference))
 
@@ -329,7 +329,7 @@ def _weighted_gram(design: np.ndarray, log_weights: np.ndarray) -> np.ndarray:
     return (design * np.exp(log_weights)[:, None]).T @ design
 
 
-@pytest.mark.parametrize("n", [3, 5])
+@party_counts(3, 5)
 def test_a_warm_solve_starts_from_the_previous_inverse(n: int) -> None:
     """A sequence of Hessians whose weights move by at most e^M: the second and third solves
     start warm, take far fewer rounds than the cold one and stay within 1e-9 of numpy."""
@@ -385,7 +385,7 @@ def test_coupled_newton_schulz_steps_are_as_accurate_in_fewer_rounds(
             rounds = s.stats.rounds - before
             return await P.open(s, x), rounds
 
-        return run(3, program, modulus_bits=640).outputs[0]
+        return run(3, program, modulus_bits=640).outputs[0]  # monkeypatched: in this process
 
     coupled, coupled_rounds = solve()
     monkeypatch.setattr(linalg, "_split", lambda scalings: ([], scalings))
@@ -397,7 +397,7 @@ def test_coupled_newton_schulz_steps_are_as_accurate_in_fewer_rounds(
     assert coupled_rounds <= 0.75 * plain_rounds
 
 
-def test_a_solve_dealt_ahead_shares_the_pooling_round() -> None:
+def test_a_solve_dealt_ahead_shares_the_pooling_round(three: int) -> None:
     """The masks of a prepared solve travel with the round that inputs A and b: the solve then
     costs one round less than alone, gives the same solution, and refuses another system or a
     second use."""
@@ -427,7 +427,7 @@ def test_a_solve_dealt_ahead_shares_the_pooling_round() -> None:
             await solver.solve(a, b, ahead=(plan, masks))  # the plan was used
         return await P.open(s, alone), await P.open(s, ahead), rounds_alone, rounds_ahead
 
-    alone, ahead, rounds_alone, rounds_ahead = run(3, program, modulus_bits=320).outputs[0]
+    alone, ahead, rounds_alone, rounds_ahead = run(three, program, modulus_bits=320).outputs[0]
     assert rounds_ahead == rounds_alone - 1
     a_enc, b_enc = (np.round(v * 2**30) / 2**30 for v in (a_plain, b_plain))
     reference = np.linalg.solve(a_enc, b_enc)
@@ -436,7 +436,7 @@ def test_a_solve_dealt_ahead_shares_the_pooling_round() -> None:
         assert np.max(np.abs(solution - reference)) <= bound
 
 
-def test_a_large_drift_restarts_cold() -> None:
+def test_a_large_drift_restarts_cold(three: int) -> None:
     rng = np.random.default_rng(4)
     design = rng.normal(size=(100, 4))
     a_plain = design.T @ design
@@ -448,7 +448,7 @@ def test_a_large_drift_restarts_cold() -> None:
         await solver.inverse(a, drift=7.0)  # beyond what a 2^-12 scaling can centre
         return solver.warm_starts
 
-    assert run(3, program, modulus_bits=320).outputs[0] == 0
+    assert run(three, program, modulus_bits=320).outputs[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -490,7 +490,7 @@ def _exact_inverse(a_plain: np.ndarray, n: int) -> tuple[list[list[Fraction]], R
     return [[field.rational(int(v), 2**200, 2**200) for v in row] for row in opened], result
 
 
-@pytest.mark.parametrize("n", [3, 5, 7, 11])  # 11: no PRSS
+@party_counts(3, 5, 7, 11)  # 11: no PRSS
 def test_field_inverse_is_exact(n: int) -> None:
     rng = np.random.default_rng(n)
     design = rng.integers(-1000, 1000, size=(40, 5))
@@ -513,9 +513,6 @@ def test_field_inverse_of_a_singular_matrix_says_so() -> None:
 
 
 def test_concurrent_sessions_in_one_event_loop_do_not_interfere() -> None:
-    import asyncio
-
-    from mpcstats.simulator import LocalSimulator
 
     def program(values: np.ndarray):  # type: ignore[no-untyped-def]
         async def inner(s: Session) -> np.ndarray:
@@ -536,7 +533,7 @@ def test_concurrent_sessions_in_one_event_loop_do_not_interfere() -> None:
     assert _ints(second) == [(v + 100) ** 2 for v in range(5)]
 
 
-@pytest.mark.parametrize("n", [3, 11])
+@party_counts(3, 11)
 def test_random_bits_and_bounded_integers(n: int) -> None:
     async def program(s: Session) -> list[np.ndarray]:
         bits = await P.random_bits(s, 4000)
@@ -572,14 +569,14 @@ def test_the_pooling_round_carries_the_prss_keys(n: int) -> None:
             total = total + part
         return P.output_share(s, total)  # needs every party's keys to agree
 
-    result = asyncio.run(LocalSimulator(n=n).run_async(program, pooled_setup=True))
+    result = run(n, program, pooled_setup=True)
     assert result.rounds == 1
     shares = dict(enumerate(result.outputs))
     total = reconstruct_output(PrimeField.with_bits(127), shares, result.output_degree, 0)
     assert _ints(total) == [n * (n + 1) // 2, -n * (n - 1) // 2]
 
 
-@pytest.mark.parametrize("n", [3, 5])
+@party_counts(3, 5)
 def test_protocols_run_together_in_the_rounds_of_the_longest(n: int) -> None:
     """Session.together merges rounds: a product, a comparison and a nested pair cost the
     comparison's rounds, one message per peer per round, with the results of running alone."""
@@ -615,11 +612,11 @@ def test_protocols_run_together_in_the_rounds_of_the_longest(n: int) -> None:
     assert all(messages <= rounds * (n - 1) for *_, messages in outputs)
 
 
-def test_a_failing_protocol_stops_the_protocols_run_with_it() -> None:
+def test_a_failing_protocol_stops_the_protocols_run_with_it(three: int) -> None:
     async def program(s: Session) -> None:
         x = await P.input(s, owned(s, 0, np.array([1, 2])), owner=0, bits=16)
         wide = P.Shared(x.field, x.share, 200, 0)  # beyond the field's headroom
         await s.together(P.lt(s, x, x), P.mul(s, wide, wide))
 
     with pytest.raises(HeadroomError, match="a product"):
-        run(3, program)
+        run(three, program)

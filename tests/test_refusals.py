@@ -18,12 +18,12 @@ from tests.conftest import owned
 from tests.parties import run
 
 
-def test_input_outside_its_declared_range_names_the_party_not_the_value() -> None:
+def test_input_outside_its_declared_range_names_the_party_not_the_value(three: int) -> None:
     async def program(s: Session) -> None:
         await P.input(s, owned(s, 1, np.array([5, 70000, 3])), owner=1, bits=16)
 
     with pytest.raises(InputRangeError) as caught:
-        run(3, program)
+        run(three, program)
     message = str(caught.value)
     assert "party 1" in message and "position 1" in message and "70000" not in message
 
@@ -40,25 +40,25 @@ def test_a_product_beyond_the_field_headroom_is_refused_before_communicating() -
             seen["after"] = s.stats.rounds
 
     with pytest.raises(HeadroomError, match=r"modulus_bits >= \d+"):
-        run(3, program)
+        run(3, program)  # reads what the program saw: in this process
     assert seen["after"] == seen["rounds"]
 
 
-def test_comparison_beyond_the_headroom_is_refused() -> None:
+def test_comparison_beyond_the_headroom_is_refused(three: int) -> None:
     async def program(s: Session) -> None:
         x = await P.input(s, owned(s, 0, np.array([1])), owner=0, bits=82)
         await P.ltz(s, x)
 
     with pytest.raises(HeadroomError, match="comparison"):
-        run(3, program)
+        run(three, program)
 
 
-def test_the_same_computation_fits_a_larger_declared_field() -> None:
+def test_the_same_computation_fits_a_larger_declared_field(three: int) -> None:
     async def program(s: Session) -> np.ndarray:
         x = await P.input(s, owned(s, 0, np.array([2**59])), owner=0, bits=60)
         return await P.open(s, await P.mul(s, x, x))
 
-    assert int(run(3, program, modulus_bits=192).outputs[0][0]) == 2**118
+    assert int(run(three, program, modulus_bits=192).outputs[0][0]) == 2**118
 
 
 @pytest.mark.parametrize(

@@ -181,6 +181,12 @@ def test_sql_errors_name_the_table_and_column(
         mpcstats.LocalSimulator(tables, schema=wider)
 
 
+def test_a_database_url_that_does_not_parse_is_refused_without_echoing_it() -> None:
+    with pytest.raises(mpcstats.ConfigurationError, match="URL does not parse") as caught:
+        SqlTable("postgresql+psycopg://reader:s3cret@db.example:54x2/clinical", "patients")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_sums_over_rows_are_grouped_by_the_database(
     tables: dict[str, SqlTable], frames: dict[str, pd.DataFrame]
 ) -> None:

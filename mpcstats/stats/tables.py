@@ -43,6 +43,13 @@ class SqlTable:
     def __init__(self, url: str, table: str, *, chunk_rows: int = 100_000) -> None:
         self.url, self.table, self.chunk_rows = url, table, chunk_rows
         try:
+            sa.engine.make_url(url)
+        except (sa.exc.ArgumentError, ValueError):  # the URL is not echoed: it may hold a password
+            raise ConfigurationError(
+                "the database URL does not parse; it takes the form "
+                "dialect+driver://user:password@host:port/database"
+            ) from None
+        try:
             self.engine = sa.create_engine(url)
             inspector = sa.inspect(self.engine)
             if not inspector.has_table(table):

@@ -72,11 +72,11 @@ _RECONNECT = [  # peers start in any order: retry a peer that is not up yet, bri
 class Limits:
     """What a party's gRPC connections allow; every party of a federation should agree.
 
-    ``max_message`` bounds one frame (one round's message to one peer, or a party's output
-    shares to the analyst): a larger one is refused before it is sent, naming its round and
-    size. Keepalive pings notice a peer whose machine vanished without closing its
-    connection: ``keepalive`` seconds between pings, ``keepalive_timeout`` seconds for the
-    answer, so such a peer is named within their sum rather than after a session's timeout.
+    ``max_message`` bounds one message, sent or received: a round's frame to one peer larger
+    than it is refused before it is sent, naming its round and size. Keepalive pings notice a
+    peer whose machine hangs or vanished without closing its connection: ``keepalive`` seconds
+    between pings, ``keepalive_timeout`` seconds for the answer, so such a peer is named
+    within their sum rather than after a session's timeout.
     """
 
     max_message: int = MAX_MESSAGE
@@ -113,6 +113,7 @@ class Limits:
 
 
 _RETRY_INTERVAL = 0.2
+_STOPPED_KEPT = 4096
 _GRACE = 1.0  # how long a closing party waits for a peer to end a stream in turn
 # A write on the server side of a stream whose peer vanished raises cygrpc's ExecuteBatchError,
 # which grpc.aio does not export: without it a killed peer showed up as an internal error.
@@ -530,8 +531,12 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
         return {*self._sessions.keys(), *(key[0] for key in self._boxes)}
 
     def _stop(self, session_id: str, failure: _Failure) -> None:
-        """Fail the session's waiting receives and drop its frames; the first reason stays."""
+        """Fail the session's waiting receives and drop its frames; the first reason stays.
+        The reasons of the last _STOPPED_KEPT stopped sessions are kept, for their late frames
+        and late starts: a daemon serving for months does not grow with every abort."""
         failure = self._stopped.setdefault(session_id, failure)
+        while len(self._stopped) > _STOPPED_KEPT:
+            del self._stopped[next(iter(self._stopped))]
         for key in [key for key in self._boxes if key[0] == session_id]:
             box = self._boxes.pop(key)
             if not box.done():
