@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class LoopbackFederation:
         shutdown_grace: float = 5.0,
         file_format: str = "csv",
         hosts: Mapping[str, str] | None = None,
+        analysts: Sequence[str] = (ANALYST,),
     ) -> None:
         if file_format not in {"csv", "parquet"}:
             raise ValueError(f"file_format is 'csv' or 'parquet', not {file_format!r}")
@@ -77,6 +78,7 @@ class LoopbackFederation:
         if len(self.names) < 3:
             raise ConfigurationError("a federation has at least three parties (add a helper)")
         self.hosts = {name: (hosts or {}).get(name, "127.0.0.1") for name in self.names}
+        self.analysts = list(analysts)
         self.ports = free_ports(len(self.names))
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._write_pki()
@@ -93,15 +95,17 @@ class LoopbackFederation:
 
     @property
     def analyst(self) -> Identity:
-        return self._analyst
+        """The first analyst's certificate."""
+        return self._analysts[0]
 
-    def connect_kwargs(self) -> dict[str, Any]:
-        """The arguments of :func:`mpcstats.connect` for this federation's analyst."""
+    def connect_kwargs(self, analyst: int = 0) -> dict[str, Any]:
+        """The arguments of :func:`mpcstats.connect` for one of this federation's analysts."""
+        identity = self._analysts[analyst]
         return {
             "parties": self.addresses,
-            "ca": self._analyst.ca,
-            "cert": self._analyst.cert,
-            "key": self._analyst.key,
+            "ca": identity.ca,
+            "cert": identity.cert,
+            "key": identity.key,
         }
 
     # files ------------------------------------------------------------------------------------
@@ -110,7 +114,7 @@ class LoopbackFederation:
         ca = create_ca(pki)
         for name in self.names:
             issue(ca, name)
-        self._analyst = issue(ca, ANALYST)
+        self._analysts = [issue(ca, name) for name in self.analysts]
 
     def config_path(self, name: str) -> Path:
         return self.folder / name / "party.toml"
@@ -131,7 +135,7 @@ class LoopbackFederation:
             "[federation]",
             f"parties = {_toml_list(self.names)}",
             f"addresses = {_toml_list(list(self.addresses.values()))}",
-            f'analysts = ["{ANALYST}"]',
+            f"analysts = {_toml_list(self.analysts)}",
             "",
             "[tls]",
             'ca = "../pki/ca.pem"',

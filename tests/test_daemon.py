@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,32 @@ def test_sessions_run_concurrently_and_stay_isolated(
     assert smokers.counts.iloc[0] == (pooled.smoker == 1).sum()  # type: ignore[attr-defined]
     assert older.counts.iloc[0] == (pooled.age >= 60).sum()  # type: ignore[attr-defined]
     np.testing.assert_allclose(ages.frame["mean"], pooled.groupby("sex").age.mean(), rtol=1e-9)  # type: ignore[attr-defined]
+
+
+def test_two_analysts_who_pick_the_same_session_id_stay_apart(
+    tmp_path: Path, frames: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session id lives in its analyst's namespace: sessions of two analysts with the same
+    id run side by side, each with its own query and result."""
+    daemons = LoopbackFederation(tmp_path, frames, SMOKERS, analysts=("analyst", "auditor"))
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=42))  # every call: one id
+    pooled = _pooled(frames)
+    with (
+        daemons,
+        mpcstats.connect(**daemons.connect_kwargs(0), progress=False) as first,
+        mpcstats.connect(**daemons.connect_kwargs(1), progress=False) as second,
+    ):
+
+        async def both() -> list[Any]:
+            return await asyncio.gather(
+                first.aio.describe("age"), second.aio.describe("age", where="smoker == 1")
+            )
+
+        everyone, smokers_only = asyncio.run(both())
+    assert everyone.mean == pytest.approx(pooled.age.mean(), rel=1e-9)
+    assert smokers_only.mean == pytest.approx(pooled.age[pooled.smoker == 1].mean(), rel=1e-9)
+    sessions = {r["session"] for r in _records(daemons, "hosp_a", "run")}
+    assert sessions == {f"{name}/{uuid.UUID(int=42)}" for name in ("analyst", "auditor")}
 
 
 def test_when_parties_disagree_on_k_the_strictest_applies(
