@@ -77,6 +77,11 @@ class LoopbackFederation:
         ]
         if len(self.names) < 3:
             raise ConfigurationError("a federation has at least three parties (add a helper)")
+        strangers = set(hosts or {}) - set(self.names)
+        if strangers or not analysts:
+            raise ConfigurationError(
+                f"hosts name parties only (not {sorted(strangers)}), and analysts at least one"
+            )
         self.hosts = {name: (hosts or {}).get(name, "127.0.0.1") for name in self.names}
         self.analysts = list(analysts)
         self.ports = free_ports(len(self.names))
@@ -98,9 +103,9 @@ class LoopbackFederation:
         """The first analyst's certificate."""
         return self._analysts[0]
 
-    def connect_kwargs(self, analyst: int = 0) -> dict[str, Any]:
+    def connect_kwargs(self, analyst_index: int = 0) -> dict[str, Any]:
         """The arguments of :func:`mpcstats.connect` for one of this federation's analysts."""
-        identity = self._analysts[analyst]
+        identity = self._analysts[analyst_index]
         return {
             "parties": self.addresses,
             "ca": identity.ca,

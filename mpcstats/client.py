@@ -52,7 +52,7 @@ __all__ = ["Federation", "connect"]
 
 T = TypeVar("T")
 
-_OPTIONS = Limits().options()  # a restarted party is back within seconds
+_OPTIONS = Limits().options()
 _RETRY_INTERVAL = 0.2
 _REPORT_GRACE = 2.0  # after one party fails, how long the others may take to say why they stop
 _PENDING: contextvars.ContextVar[list[concurrent.futures.Future[Any]] | None] = (
@@ -108,13 +108,11 @@ def connect(
 class _Party:
     """The client's connection to one party."""
 
-    def __init__(
-        self, address: str, name: str | None, credentials: grpc.ChannelCredentials
-    ) -> None:
-        self.address, self.name = address, name or address
-        options: list[tuple[str, int | str]] = list(_OPTIONS)
-        if name is not None:  # verify the server's certificate names this party
-            options.append(("grpc.ssl_target_name_override", name))
+    def __init__(self, address: str, name: str, credentials: grpc.ChannelCredentials) -> None:
+        self.address, self.name = address, name
+        # TLS checks that the server's certificate names this party, and Describe that the
+        # daemon says it is this party
+        options = [*_OPTIONS, ("grpc.ssl_target_name_override", name)]
         self.channel = grpc.aio.secure_channel(address, credentials, options=options)
         self.stub = analyst_pb2_grpc.AnalystStub(self.channel)
         self.index = -1
@@ -145,8 +143,11 @@ class Federation(Study):
             credentials = grpc.ssl_channel_credentials(
                 *(self._files[what].read_bytes() for what in ("ca", "key", "cert"))
             )
-            named = isinstance(parties, Mapping)
-            entries = parties.items() if named else [(None, a) for a in parties]  # type: ignore[union-attr]
+            entries = (
+                parties.items()
+                if isinstance(parties, Mapping)
+                else [(_host(address), address) for address in parties]
+            )
             self._parties = self._call(self._open(entries, credentials))
             self.names = [p.info.party for p in self._parties]
             self.dataset, self.schema = self._agree_schema(dataset)
@@ -219,7 +220,7 @@ class Federation(Study):
                         -1, f"the analyst cannot reach it ({error.details()})", party.name
                     ) from None
             await asyncio.sleep(_RETRY_INTERVAL)
-        if party.name not in (party.info.party, party.address):
+        if party.info.party != party.name:
             raise AccessDeniedError(f"{party.address} is {party.info.party!r}, not {party.name!r}")
         party.name, party.index = party.info.party, party.info.index
 
@@ -427,6 +428,15 @@ def _explain(errors: list[BaseException | None]) -> BaseException:
     return min(candidates, key=rank)
 
 
+def _host(address: str) -> str:
+    """The host of ``host:port`` (or ``[v6 address]:port``): in the list form of
+    :func:`connect`, the name the party's certificate must carry."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise ConfigurationError(f"{address!r} is not host:port")
+    return host.removeprefix("[").removesuffix("]")
+
+
 def _tls_files(ca: str | Path, cert: str | Path, key: str | Path) -> dict[str, Path]:
     files = {"ca": Path(ca), "cert": Path(cert), "key": Path(key)}
     for what, path in files.items():
@@ -441,11 +451,10 @@ def _probe_tls(party: _Party, files: dict[str, Path]) -> str | None:
     context.load_cert_chain(str(files["cert"]), str(files["key"]))
     context.set_alpn_protocols(["h2"])
     host, _, port = party.address.rpartition(":")
-    name = party.name if party.name != party.address else host
     try:
         with (
-            socket.create_connection((host, int(port)), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname=name) as tls,
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=party.name) as tls,
         ):
             if tls.recv(1):  # a server that accepts the certificate starts HTTP/2
                 return None

@@ -41,6 +41,7 @@ Every error names the file, the section and the key.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,10 +72,10 @@ _KEYS = {  # every key a section may hold: a misspelt one is an error, not a sil
     "audit": {"path"},
 }
 _SECTIONS = {*_KEYS, "datasets"}
-_DATASET_KEYS = {  # by format; every dataset also has a schema
-    "csv": {"path", "stage"},
-    "parquet": {"path", "stage"},
-    "sql": {"url", "table"},
+_DATASET_KEYS = {  # by format: (required, optional) keys; every dataset also needs a schema
+    "csv": (("path",), ("stage",)),
+    "parquet": (("path",), ("stage",)),
+    "sql": (("url", "table"), ()),
 }
 _KINDS = {
     str: "a string",
@@ -167,6 +168,8 @@ class _Reader:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             self.fail(f"[{section}] {key} must be {_KINDS[kind]}, not {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):  # TOML allows nan and inf
+            self.fail(f"[{section}] {key} must be a finite number, not {value!r}")
         return value
 
     def names(self, section: str, key: str) -> list[str]:
@@ -238,18 +241,16 @@ class _Reader:
         if not isinstance(spec, Mapping):
             self.fail(f"{where} must be a table")
         kind = spec.get("format")
-        if kind not in _DATASET_KEYS:
+        if not isinstance(kind, str) or kind not in _DATASET_KEYS:
             self.fail(f'{where} needs format = "csv", "parquet" or "sql", not {kind!r}')
-        self._known_keys(where, spec, {"format", "schema", *_DATASET_KEYS[kind]})
-        required = ["schema", *(["url", "table"] if kind == "sql" else ["path"])]
-        for key in required:
+        required, optional = _DATASET_KEYS[kind]
+        self._known_keys(where, spec, {"format", "schema", *required, *optional})
+        for key in ("schema", *required, *(key for key in optional if key in spec)):
             if not isinstance(spec.get(key), str):
                 self.fail(f'{where} needs {key} = "..." (a string), not {spec.get(key)!r}')
         schema = Schema.load(self.base / spec["schema"])
         source = {key: value for key, value in spec.items() if key != "schema"}
-        for key in ("path", "stage"):
+        for key in ("path", "stage"):  # files, relative to the configuration's folder
             if key in source:
-                if not isinstance(source[key], str):
-                    self.fail(f'{where} {key} = "<file>" must be a path')
                 source[key] = str(self.base / source[key])
         return DatasetConfig(name, source, schema)

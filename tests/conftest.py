@@ -59,8 +59,7 @@ def n(request: pytest.FixtureRequest) -> Iterator[int]:
     """The number of parties of a protocol test; the suite also runs with the 3 parties in
     processes of their own, linked by gRPC with mutual TLS, through :func:`run`."""
     count, transport = request.param
-    processes = request.getfixturevalue("party_processes") if transport == "processes" else None
-    with parties.using(processes):
+    with _parties_of(request, transport):
         yield count
 
 
@@ -76,9 +75,14 @@ def party_counts(*counts: int) -> pytest.MarkDecorator:
 @pytest.fixture(params=["memory", "processes"], ids=["n3", "n3-processes"])
 def three(request: pytest.FixtureRequest) -> Iterator[int]:
     """Three parties, simulated and in the party processes: for tests of one party count."""
-    processes = request.getfixturevalue("party_processes") if request.param != "memory" else None
-    with parties.using(processes):
+    with _parties_of(request, request.param):
         yield 3
+
+
+def _parties_of(request: pytest.FixtureRequest, transport: str) -> Any:
+    """The context in which :func:`tests.parties.run` uses ``transport``."""
+    processes = request.getfixturevalue("party_processes") if transport == "processes" else None
+    return parties.using(processes)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ import contextlib
 import contextvars
 import multiprocessing
 import pickle
+import time
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from multiprocessing.connection import Connection
@@ -70,14 +72,18 @@ def using(processes: PartyProcesses | None) -> Iterator[None]:
 
 
 class PartyProcesses:
-    """Three party processes; :meth:`run` is :meth:`LocalSimulator.run` across them."""
+    """Three party processes; :meth:`run` is :meth:`LocalSimulator.run` across them.
+
+    Every message a process sends is tagged: "port", "linked", or the session id of the job
+    it answers, so a late answer to a job that timed out is never taken for the next one's.
+    """
 
     def __init__(self, folder: Path, timeout: float = 60.0) -> None:
         ca = create_ca(folder)
         context = multiprocessing.get_context("spawn")
         self.timeout, self.n = timeout, len(NAMES)
         self.pipes: list[Connection] = []
-        self.processes = []
+        self.processes: list[multiprocessing.process.BaseProcess] = []
         for index, name in enumerate(NAMES):
             ours, theirs = context.Pipe()
             process = context.Process(
@@ -87,10 +93,10 @@ class PartyProcesses:
             self.pipes.append(ours)
             self.processes.append(process)
         try:
-            ports = self._replies(_START)
+            ports = [reply[1] for reply in self._replies("port", _START)]
             for pipe in self.pipes:
                 pipe.send([f"127.0.0.1:{port}" for port in ports])
-            self._replies(_START)  # every party linked
+            self._replies("linked", _START)
         except BaseException:
             self.close()
             raise
@@ -104,10 +110,11 @@ class PartyProcesses:
         unknown = set(options) - _SESSION_OPTIONS
         if unknown:
             raise TypeError(f"party processes take no option {sorted(unknown)}")
-        job = (uuid.uuid4().hex, cloudpickle.dumps(program), pooled_setup, options)
+        session_id = uuid.uuid4().hex
+        job = (session_id, cloudpickle.dumps(program), pooled_setup, options)
         for pipe in self.pipes:
             pipe.send(job)
-        replies = self._replies(self.timeout + 10)
+        replies = [reply[1:] for reply in self._replies(session_id, self.timeout + 10)]
         failures = [reply[1] for reply in replies if reply[0] == "error"]
         if failures:
             primary = [f for f in failures if not isinstance(f, ChannelClosedError)]
@@ -125,12 +132,18 @@ class PartyProcesses:
                 process.kill()
                 process.join()
 
-    def _replies(self, seconds: float) -> list[Any]:
+    def _replies(self, tag: str, seconds: float) -> list[tuple[Any, ...]]:
+        """Each process's message tagged ``tag``; earlier messages with other tags are stale."""
+        deadline = time.monotonic() + seconds
         replies = []
         for name, pipe in zip(NAMES, self.pipes, strict=True):
-            if not pipe.poll(seconds):
-                raise TimeoutError(f"the process of {name} did not answer within {seconds:g} s")
-            replies.append(pipe.recv())
+            while True:
+                if not pipe.poll(max(deadline - time.monotonic(), 0)):
+                    raise TimeoutError(f"the process of {name} did not answer within {seconds:g} s")
+                reply = pipe.recv()
+                if reply[0] == tag:
+                    replies.append(reply)
+                    break
         return replies
 
 
@@ -142,19 +155,17 @@ def _serve(index: int, identity: Identity, pipe: Connection, timeout: float) -> 
 async def _party(index: int, identity: Identity, pipe: Connection, timeout: float) -> None:
     network = GrpcNetwork(index, NAMES, identity, listen="127.0.0.1:0", timeout=timeout)
     try:
-        pipe.send(await network.start())
+        pipe.send(("port", await network.start()))
         await network.connect(await asyncio.to_thread(pipe.recv))
-        pipe.send("linked")
+        pipe.send(("linked",))
         while (job := await asyncio.to_thread(pipe.recv)) is not None:
-            session_id, program, pooled_setup, options = job
-            program = cloudpickle.loads(program)
-            reply = await _session(network, session_id, program, pooled_setup, options)
+            session_id = job[0]
+            reply = await _session(network, *job)
             try:
-                pipe.send(reply)
+                pipe.send((session_id, *reply))
             except (pickle.PicklingError, TypeError, AttributeError) as error:
-                pipe.send(
-                    ("error", ProtocolError(f"the program's output does not pickle: {error}"))
-                )
+                failure = ProtocolError(f"the program's output does not pickle: {error}")
+                pipe.send((session_id, "error", failure))
     finally:
         await network.close()
 
@@ -162,12 +173,13 @@ async def _party(index: int, identity: Identity, pipe: Connection, timeout: floa
 async def _session(
     network: GrpcNetwork,
     session_id: str,
-    program: Callable[[Session], Awaitable[Any]],
+    program: bytes,
     pooled_setup: bool,
     options: dict[str, Any],
 ) -> tuple[Any, ...]:
-    """One party's run of ``program``: ("ok", output, stats, t, output degree) or ("error",
-    the exception); a failure closes the session, so that the other parties stop too."""
+    """One party's run of the pickled ``program``: ("ok", output, stats, t, output degree) or
+    ("error", the exception, with this process's traceback as a note); a failure closes the
+    session, so that the other parties stop too."""
     bits = options.get("modulus_bits", DEFAULT_MODULUS_BITS)
     channel = network.channel(session_id, PrimeField.with_bits(bits))
     session = Session(network.party, network.n, channel, **options)
@@ -176,8 +188,9 @@ async def _session(
             session.prepare_setup()
         else:
             await session.setup()
-        output = await program(session)
+        output = await cloudpickle.loads(program)(session)
     except Exception as error:
+        error.add_note(f"in the process of party {network.party}:\n{traceback.format_exc()}")
         with contextlib.suppress(Exception):
             await channel.close(f"party {network.party} failed: {type(error).__name__}")
         return ("error", _picklable(error))

@@ -418,8 +418,9 @@ def test_a_peer_with_a_lower_limit_breaks_the_link_naming_the_setting(tmp_path: 
     large = np.zeros(2 << 20, dtype=np.uint8)
 
     async def body(networks: list[GrpcNetwork]) -> tuple[MpcStatsError, list[Any]]:
-        await networks[1].channel("large").send(0, 1, [large])  # within hosp_b's own limit
-        error = await _error(networks[1].channel("large").receive(0, 2))
+        channel = networks[1].channel("large")
+        await channel.send(0, 1, [large])  # within hosp_b's own limit
+        error = await _error(channel.receive(0, 2))
         await asyncio.gather(*(_connect(network, networks) for network in networks))
         sessions = [Session(i, 3, network.channel("next")) for i, network in enumerate(networks)]
         return error, await asyncio.gather(*(_program(s) for s in sessions))

@@ -60,6 +60,7 @@ log = logging.getLogger("mpcstats.transport")
 
 MAX_MESSAGE = 256 * 1024 * 1024
 MIN_KEEPALIVE = 1.0  # seconds
+_MAX_SECONDS = 2**31 // 1000  # grpc takes the keepalive times in milliseconds, as a C int
 _MIN_PING_MS = 500  # a server ends a connection that pings more often (with margin for jitter)
 _RECONNECT = [  # peers start in any order: retry a peer that is not up yet, briskly
     ("grpc.initial_reconnect_backoff_ms", 200),
@@ -89,10 +90,14 @@ class Limits:
                 "the message limit (max_message_mib) must be at least 1 KiB and below 2 GiB, "
                 f"not {_mib(self.max_message)}"
             )
-        if self.keepalive < MIN_KEEPALIVE or self.keepalive_timeout <= 0:
+        if not (
+            MIN_KEEPALIVE <= self.keepalive <= _MAX_SECONDS
+            and 0 < self.keepalive_timeout <= _MAX_SECONDS
+        ):
             raise ConfigurationError(
                 f"keepalive must be at least {MIN_KEEPALIVE:g} s and keepalive_timeout "
-                f"positive, not {self.keepalive:g} s and {self.keepalive_timeout:g} s"
+                f"positive, both at most {_MAX_SECONDS} s, not {self.keepalive:g} s and "
+                f"{self.keepalive_timeout:g} s"
             )
 
     def options(self, server: bool = False) -> list[tuple[str, int]]:
@@ -401,7 +406,7 @@ class GrpcNetwork(peer_pb2_grpc.PeerExchangeServicer):
             self._lose(link, reason)
 
     def _broken(self, error: grpc.aio.AioRpcError) -> str:
-        if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        if "larger than max" in (error.details() or ""):
             return (  # a peer's limit is lower than this party's: it refused a message
                 f"the connection broke ({error.details()}); every party must set the same "
                 "max_message_mib"
