@@ -1,9 +1,8 @@
 """How protocol tests run their parties: simulated in this process, or as three real
 processes linked by gRPC with mutual TLS.
 
-:func:`run` is what tests call; the ``n`` fixture picks the party processes with :func:`using`.
-This module, not the conftest, holds that choice: pytest imports the conftest under a name of
-its own, so a test module importing it would read a second copy of its state.
+:func:`run` is what tests call; the ``n`` and ``three`` fixtures pick the party processes
+with :func:`using`.
 
 Each process holds one party's :class:`~mpcstats.transport.grpc_channel.GrpcNetwork`, as a
 party daemon does, for the whole test run; every test's program is one session on them. The
