@@ -108,8 +108,6 @@ class PartyStudy(Study):
             getattr(self, call.method)(*call.args, **call.kwargs)
         except _Captured as captured:
             return captured.program, captured.modulus_bits
-        except TypeError as error:  # wrong arguments for the method
-            raise ConfigurationError(f"{call.method}: {error}") from None
         raise ProtocolError(f"{call.method} ran no secure program")
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import random
+from collections import Counter
+from typing import Any
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from mpcstats import (
@@ -10,11 +16,14 @@ from mpcstats import (
     HeadroomError,
     InputRangeError,
     LocalSimulator,
+    MpcStatsError,
     PartyUnavailableError,
 )
 from mpcstats import protocols as P
+from mpcstats.daemon import PartyStudy
 from mpcstats.protocols.session import Session
-from tests.conftest import owned
+from mpcstats.stats.study import ANALYSES, Call, Policy, Study
+from tests.conftest import SMOKERS, owned, smokers
 from tests.parties import run
 
 
@@ -101,3 +110,53 @@ def test_a_silent_party_is_named_after_the_timeout() -> None:
 def test_a_simulator_needs_named_datasets_or_n() -> None:
     with pytest.raises(ConfigurationError, match=r"LocalSimulator\(n=\.\.\.\)"):
         LocalSimulator(3)  # type: ignore[arg-type]
+
+
+# arguments of analyses ------------------------------------------------------------------------
+JUNK = [None, 0, -1, 2.5, float("nan"), 1e308, 10**30, True, "", "age", "sex", "x", "age >"]
+JUNK += ["age > 3", "cancer ~ age", "~", "C(sex)", [], ["age"], ["age", "sex"], [[1]], {}]
+
+
+def test_junk_arguments_to_every_analysis_are_configuration_errors() -> None:
+    """A party replays each request's call: whatever the arguments, the replay yields a secure
+    program or a ConfigurationError that says why, never an internal error (2000 seeded
+    random calls per analysis; the client runs the same checks before sending)."""
+    rng = random.Random(5)
+    outcomes: Counter[tuple[str, str]] = Counter()
+    unexpected = []
+    for method in sorted(ANALYSES):
+        parameters = [
+            p
+            for p in inspect.signature(getattr(Study, method)).parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        for _ in range(2000):
+            chosen = [p for p in parameters if rng.random() < 0.6]
+            call = Call(method, (), {p.name: rng.choice(JUNK) for p in chosen})
+            try:
+                PartyStudy(SMOKERS, Policy()).program(call)
+                outcomes[method, "program"] += 1
+            except MpcStatsError:
+                outcomes[method, "refused"] += 1
+            except Exception as error:
+                unexpected.append(f"{call}: {error!r}")
+    assert not unexpected, unexpected[:5]
+    assert all(outcomes[method, "refused"] for method in ANALYSES)
+    assert sum(outcomes[method, "program"] for method in ANALYSES) > 1000
+
+
+def test_an_error_inside_a_secure_program_is_not_blamed_on_the_arguments() -> None:
+    class Failing(LocalSimulator):
+        def _execute(self, program: Any, modulus_bits: int) -> Any:
+            raise ValueError("a bug in a protocol")
+
+    study = Failing({"a": _frame(1), "b": _frame(2), "c": _frame(3)})
+    with pytest.raises(ValueError, match="a bug in a protocol") as caught:
+        study.count()
+    assert not isinstance(caught.value, MpcStatsError)
+    with pytest.raises(ConfigurationError, match=r"count: invalid arguments \(AttributeError"):
+        study.count(where=0.5)
+
+
+def _frame(seed: int) -> pd.DataFrame:
+    return smokers(np.random.default_rng(seed), 20)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mpcstats import protocols as P
-from mpcstats._errors import ConfigurationError
+from mpcstats._errors import ConfigurationError, MpcStatsError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.arithmetic import reduce_degree
@@ -125,6 +125,10 @@ class Call:
 _CURRENT_CALL: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
     "mpcstats_call", default=None
 )
+# whether the current analysis call has begun running a secure program: until then an error
+# such as a TypeError comes from checking its arguments (a string where a number belongs...)
+_RUNNING: contextvars.ContextVar[bool] = contextvars.ContextVar("mpcstats_running", default=False)
+_ARGUMENT_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 
 
 def analysis(method: F) -> F:
@@ -137,9 +141,17 @@ def analysis(method: F) -> F:
     @functools.wraps(method)
     def recorded(self: Study, *args: Any, **kwargs: Any) -> Any:
         token = _CURRENT_CALL.set(Call(method.__name__, args, kwargs))
+        running = _RUNNING.set(False)
         try:
             return method(self, *args, **kwargs)
+        except _ARGUMENT_ERRORS as error:
+            if isinstance(error, MpcStatsError) or _RUNNING.get():
+                raise  # raised by a secure program: not a matter of the arguments
+            raise ConfigurationError(
+                f"{method.__name__}: invalid arguments ({type(error).__name__}: {error})"
+            ) from None
         finally:
+            _RUNNING.reset(running)
             _CURRENT_CALL.reset(token)
 
     return recorded  # type: ignore[return-value]
@@ -195,6 +207,7 @@ class Study(abc.ABC):
         through under their own names."""
         from mpcstats.core.field import PrimeField
 
+        _RUNNING.set(True)
         outputs, degree = self._execute(program, modulus_bits)
         field = PrimeField.with_bits(modulus_bits)
         released: dict[str, Any] = dict(outputs[0].get(PUBLIC, {}))
