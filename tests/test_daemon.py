@@ -303,6 +303,24 @@ def test_a_request_looser_than_a_partys_policy_is_refused(study: mpcstats.Federa
     assert study.count().counts.iloc[0] == 5800
 
 
+def test_a_request_with_a_malformed_policy_is_refused(study: mpcstats.Federation) -> None:
+    """A hand-made client could send a parameter fraction of NaN or below 0, which would break
+    or void the model size guard: every party refuses it."""
+    strict = study.policy
+    for fraction in (float("nan"), -0.5, 0.0):
+        malformed = Policy()
+        object.__setattr__(malformed, "max_parameter_fraction", fraction)  # past the check
+        try:
+            study.policy = malformed
+            with pytest.raises(mpcstats.PolicyError, match=r"lies in \(0, 1\], not"):
+                study.ols("age ~ smoker")
+        finally:
+            study.policy = strict
+    for fraction in (float("nan"), -0.5, 0.0, 1.5):
+        with pytest.raises(mpcstats.PolicyError, match="max_parameter_fraction"):
+            Policy(max_parameter_fraction=fraction)
+
+
 # Rows where smoking separates the outcome: Newton's method diverges, so this logit runs all
 # its 200 steps (many seconds over gRPC) and a cancel or a kill after one second lands mid-fit.
 SEPARATED = "(smoker == 1 and cancer == 1) or (smoker == 0 and cancer == 0)"

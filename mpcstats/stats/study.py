@@ -189,6 +189,13 @@ class Policy:
     def __post_init__(self) -> None:
         if self.k < 1:
             raise PolicyError("the minimum cell size k is at least 1")
+        # checked as a range, which NaN fails too: a request with a fraction of NaN, 0 or
+        # below would break or void the model size guard at every party
+        if not 0 < self.max_parameter_fraction <= 1:
+            raise PolicyError(
+                "max_parameter_fraction (parameters per record) lies in (0, 1], not "
+                f"{self.max_parameter_fraction!r}"
+            )
 
 
 class Study(abc.ABC):
