@@ -22,6 +22,7 @@ from mpcstats import (
 from mpcstats import protocols as P
 from mpcstats.daemon import PartyStudy
 from mpcstats.protocols.session import Session
+from mpcstats.stats.secure import suppression_comparisons
 from mpcstats.stats.study import ANALYSES, Call, Policy, Study
 from tests.conftest import SMOKERS, owned, smokers
 from tests.parties import run
@@ -160,3 +161,22 @@ def test_an_error_inside_a_secure_program_is_not_blamed_on_the_arguments() -> No
 
 def _frame(seed: int) -> pd.DataFrame:
     return smokers(np.random.default_rng(seed), 20)
+
+
+def test_tables_too_large_to_suppress_and_bad_bins_are_refused() -> None:
+    """A crosstab of two 111-level columns would take 4 million secure comparisons (minutes
+    at every party; a million bins would exhaust their memory): refused, as are bins that are
+    not a count or finite increasing edges, and a Newton tolerance of NaN."""
+    assert suppression_comparisons((20, 5)) == 100 + 3 * (20 * 10 + 5 * 190)
+    assert suppression_comparisons((1001,)) == 1001 + 1001 * 1000 // 2
+    frames = {name: _frame(seed) for seed, name in enumerate("abc")}
+    study = LocalSimulator(frames, schema=SMOKERS)  # age: 0 to 110
+    with pytest.raises(ConfigurationError, match=r"needs 4,078,251 secure comparisons"):
+        study.crosstab("age", "age")
+    with pytest.raises(ConfigurationError, match=r"a table of 1000000 cells needs"):
+        study.histogram("age", bins=10**6)
+    for bins in (0, -3, [0.0, float("nan"), 100.0], [50, 10, 100], [5], [[1, 2]]):
+        with pytest.raises(ConfigurationError, match="histogram: bins is"):
+            study.histogram("age", bins=bins)
+    with pytest.raises(ConfigurationError, match=r"tol lies in \(0, 1\), not nan"):
+        study.logit("cancer ~ age", tol=float("nan"))

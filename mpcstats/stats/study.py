@@ -165,6 +165,27 @@ def current_call() -> Call:
     return call
 
 
+def _bin_edges(spec: Column, bins: int | Sequence[float]) -> np.ndarray:
+    """A histogram's public edges: ``bins`` equal bins over the declared range, or the edges
+    given, which must be finite and increase."""
+    if isinstance(bins, int) and not isinstance(bins, bool):
+        if bins < 1:
+            raise ConfigurationError(f"histogram: bins is at least 1, not {bins}")
+        return np.linspace(spec.lo, spec.hi, bins + 1)
+    edges = np.asarray(bins, dtype=np.float64)
+    if (
+        edges.ndim != 1
+        or edges.size < 2
+        or not np.isfinite(edges).all()
+        or (np.diff(edges) <= 0).any()
+    ):
+        raise ConfigurationError(
+            f"histogram: bins is a number of bins, or two or more finite increasing edges, "
+            f"not {bins!r}"
+        )
+    return edges
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars, arrays and tuples as JSON values."""
     if isinstance(value, np.ndarray | tuple):
@@ -292,11 +313,7 @@ class Study(abc.ABC):
         range); the last bin includes its right edge, as numpy's. With ``by``, one histogram
         per level, suppressed as one table (levels x bins). Leakage: as :meth:`count`."""
         spec = self._column(column)
-        edges = (
-            np.linspace(spec.lo, spec.hi, int(bins) + 1)
-            if isinstance(bins, int)
-            else np.asarray(bins, dtype=np.float64)
-        )
+        edges = _bin_edges(spec, bins)
         levels = self._column(by).levels if by else None
 
         def counts_of(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -1306,6 +1323,8 @@ class Study(abc.ABC):
             raise ConfigurationError(f"the offset {offset!r} must be a numeric column")
         if maxiter < 1:
             raise ConfigurationError(f"maxiter must be at least 1 (a Newton step), got {maxiter}")
+        if not 0 < tol < 1:  # NaN fails too
+            raise ConfigurationError(f"tol lies in (0, 1), not {tol!r}")
         d = len(design.names)
         steps, bounds = self._design_grid(design)
         x_bits = int(bounds[:d].max()).bit_length()
