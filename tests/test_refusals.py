@@ -22,6 +22,9 @@ from mpcstats import (
 from mpcstats import protocols as P
 from mpcstats.daemon import PartyStudy
 from mpcstats.protocols.session import Session
+from mpcstats.stats.filters import FilterError, parse
+from mpcstats.stats.formula import parse_formula
+from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import suppression_comparisons
 from mpcstats.stats.study import ANALYSES, Call, Policy, Study
 from tests.conftest import SMOKERS, owned, smokers
@@ -155,8 +158,8 @@ def test_an_error_inside_a_secure_program_is_not_blamed_on_the_arguments() -> No
     with pytest.raises(ValueError, match="a bug in a protocol") as caught:
         study.count()
     assert not isinstance(caught.value, MpcStatsError)
-    with pytest.raises(ConfigurationError, match=r"count: invalid arguments \(AttributeError"):
-        study.count(where=0.5)
+    with pytest.raises(ConfigurationError, match=r"histogram: invalid arguments \(ValueError"):
+        study.histogram("age", bins="ten")
 
 
 def _frame(seed: int) -> pd.DataFrame:
@@ -180,3 +183,31 @@ def test_tables_too_large_to_suppress_and_bad_bins_are_refused() -> None:
             study.histogram("age", bins=bins)
     with pytest.raises(ConfigurationError, match=r"tol lies in \(0, 1\), not nan"):
         study.logit("cancer ~ age", tol=float("nan"))
+
+
+def test_filters_and_formulas_the_parties_could_choke_on_are_refused() -> None:
+    """The parties parse and evaluate what an analyst sends recursively, and expand a formula's
+    crossed terms: deep nesting (a RecursionError at 500 levels), endless or non-string text,
+    30 crossed factors (a billion terms) and 10^30 design columns are FilterErrors."""
+    hostile = {
+        "(" * 500 + "age > 1" + ")" * 500: "nests parentheses and nots at most 32 deep",
+        "not " * 40 + "age > 1": "at most 32 deep",
+        " or ".join(["age > 1"] * 300): "joins at most 256 tests",
+        "age > 1 or " * 1000 + "age > 2": "at most 10000 characters",
+    }
+    for text, message in hostile.items():
+        with pytest.raises(FilterError, match=message):
+            parse(text, SMOKERS)
+    assert parse("(" * 32 + "age > 1" + ")" * 32, SMOKERS) is not None
+    with pytest.raises(FilterError, match="a filter is a string"):
+        parse(5, SMOKERS)  # type: ignore[arg-type]
+    with pytest.raises(FilterError, match="crosses at most 6 factors with '\\*', not 30"):
+        parse_formula("cancer ~ " + " * ".join(["age"] * 30), SMOKERS)
+    wide = Schema(
+        {
+            "y": Column("y", "bool"),
+            **{f"c{i}": Column(f"c{i}", "category", codes=tuple("abcdefghij")) for i in range(30)},
+        }
+    )
+    with pytest.raises(FilterError, match=r"has up to 1,0[0,]+ design columns, more than the 1000"):
+        parse_formula("y ~ " + ":".join(f"C(c{i})" for i in range(30)), wide)

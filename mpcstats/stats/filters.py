@@ -20,6 +20,7 @@ parameters, so injection has nowhere to go.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,8 +112,12 @@ class Filter:
 
 def parse(text: str | None, schema: Schema) -> Filter | None:
     """Parse ``text`` against ``schema``; None means no filter."""
+    if text is not None and not isinstance(text, str):
+        raise FilterError(f'a filter is a string such as "age >= 65", not {text!r}')
     if text is None or not text.strip():
         return None
+    if len(text) > MAX_FILTER_LENGTH:
+        raise FilterError(f"a filter has at most {MAX_FILTER_LENGTH} characters, not {len(text)}")
     parser = _Parser(_tokens(text), schema, text)
     tree = parser.expression()
     if parser.position != len(parser.tokens):
@@ -120,9 +125,16 @@ def parse(text: str | None, schema: Schema) -> Filter | None:
     return Filter(tree, text)
 
 
+# bounds on what an analyst may send: the parties parse and evaluate a filter recursively
+MAX_FILTER_LENGTH = 10_000
+MAX_NESTING = 32  # parentheses and nots, one inside another
+MAX_TESTS = 256  # comparisons joined by and / or
+
+
 class _Parser:
     def __init__(self, tokens: list[_Token], schema: Schema, text: str) -> None:
         self.tokens, self.schema, self.text, self.position = tokens, schema, text, 0
+        self.depth = self.tests = 0
 
     def _peek(self) -> _Token | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -157,12 +169,24 @@ class _Parser:
 
     def factor(self) -> tuple[Any, ...]:
         if self._accept("keyword", "not"):
-            return ("not", self.factor())
+            return ("not", self._nested(self.factor))
         if self._accept("punct", "("):
-            node = self.expression()
+            node = self._nested(self.expression)
             self._take("punct", ")")
             return node
+        self.tests += 1
+        if self.tests > MAX_TESTS:
+            raise FilterError(f"a filter joins at most {MAX_TESTS} tests with and / or")
         return self.test()
+
+    def _nested(self, parse: Callable[[], tuple[Any, ...]]) -> tuple[Any, ...]:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise FilterError(f"a filter nests parentheses and nots at most {MAX_NESTING} deep")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     def test(self) -> tuple[Any, ...]:
         name = self._take("name").text

@@ -18,6 +18,7 @@ A term with two or more categoricals needs every margin (``C(a):C(b)`` needs ``C
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,8 +144,19 @@ def design_sql(design: Design, quote: Callable[[str], str]) -> tuple[list[str], 
     return [*columns, quote(design.response)], parameters
 
 
+MAX_CROSSED = 6
+MAX_DESIGN_COLUMNS = 1000  # the GLMs refuse far fewer (their size guard); this bounds the work
+
+
+def _width(factor: _Factor, schema: Schema) -> int:
+    """The design columns a factor contributes at most (all its levels, when categorical)."""
+    return len(schema[factor.column].levels) if factor.categorical else 1
+
+
 def parse_formula(text: str, schema: Schema) -> Design:
     """Parse ``response ~ terms`` against the schema."""
+    if not isinstance(text, str):
+        raise FilterError(f'a formula is a string such as "y ~ x + C(group)", not {text!r}')
     if text.count("~") != 1:
         raise FilterError(f"a formula has one '~' between response and terms: {text!r}")
     left, right = (part.strip() for part in text.split("~"))
@@ -159,11 +171,21 @@ def parse_formula(text: str, schema: Schema) -> Design:
             continue
         elif "*" in raw:
             factors = [_factor(p, schema, text) for p in raw.split("*")]
+            if len(factors) > MAX_CROSSED:  # a*b*...: 2^factors - 1 terms
+                raise FilterError(
+                    f"a term crosses at most {MAX_CROSSED} factors with '*', not {len(factors)}"
+                )
             for size in range(1, len(factors) + 1):
                 terms.extend(itertools.combinations(factors, size))
         else:
             terms.append(tuple(_factor(p, schema, text) for p in raw.split(":")))
     unique = sorted(dict.fromkeys(terms), key=len)  # by degree, as patsy; stable otherwise
+    width = sum(math.prod(_width(f, schema) for f in term) for term in unique)
+    if width > MAX_DESIGN_COLUMNS:  # checked before the columns are listed one by one
+        raise FilterError(
+            f"formula {text!r} has up to {width:,} design columns, more than the "
+            f"{MAX_DESIGN_COLUMNS} a model may have"
+        )
     return Design(left, tuple(unique), intercept, schema, _full_codings(unique, intercept, text))
 
 
