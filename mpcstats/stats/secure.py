@@ -79,14 +79,7 @@ async def suppress(session: Session, counts: Shared, k: int) -> Shared:
 
     Every line's minimum compares all pairs of its cells, so a table whose suppression needs
     more than :data:`MAX_SUPPRESSION_COMPARISONS` comparisons is refused before any."""
-    needed = suppression_comparisons(counts.shape)
-    if needed > MAX_SUPPRESSION_COMPARISONS:
-        shape = " x ".join(str(size) for size in counts.shape)
-        raise ConfigurationError(
-            f"a table of {shape} cells needs {needed:,} secure comparisons to suppress its "
-            f"small cells, more than the {MAX_SUPPRESSION_COMPARISONS:,} allowed: group by "
-            "fewer levels (bin the column, use fewer bins, or filter)"
-        )
+    check_suppressible(counts.shape)
     flags = await P.lt(session, counts.reshape(-1), counts.reshape(-1) * 0 + k)
     flags = flags.reshape(*counts.shape)
     axes = [axis for axis, size in enumerate(counts.shape) if size > 1]
@@ -105,6 +98,19 @@ SUPPRESSION_PASSES = 3
 # about 30 s of the parties' CPU in one process; a 1001-level count and a 50 x 50 crosstab fit,
 # a crosstab of two 111-level columns (4 million) does not
 MAX_SUPPRESSION_COMPARISONS = 1_000_000
+
+
+def check_suppressible(shape: tuple[int, ...]) -> None:
+    """Refuse a table whose suppression would take more than the allowed comparisons; the
+    analyses check their table's public shape before reading any row."""
+    needed = suppression_comparisons(shape)
+    if needed > MAX_SUPPRESSION_COMPARISONS:
+        cells = " x ".join(str(size) for size in shape)
+        raise ConfigurationError(
+            f"a table of {cells} cells needs {needed:,} secure comparisons to suppress its "
+            f"small cells, more than the {MAX_SUPPRESSION_COMPARISONS:,} allowed: group by "
+            "fewer levels (bin the column, use fewer bins, or filter)"
+        )
 
 
 def suppression_comparisons(shape: tuple[int, ...]) -> int:

@@ -58,6 +58,7 @@ from mpcstats.stats.results import (
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import (
     at_least_public,
+    check_suppressible,
     gate_at_least,
     gate_groups,
     open_gate,
@@ -171,6 +172,7 @@ def _bin_edges(spec: Column, bins: int | Sequence[float]) -> np.ndarray:
     if isinstance(bins, int) and not isinstance(bins, bool):
         if bins < 1:
             raise ConfigurationError(f"histogram: bins is at least 1, not {bins}")
+        check_suppressible((bins,))  # before the edges: bins=10**9 would fill the memory
         return np.linspace(spec.lo, spec.hi, bins + 1)
     edges = np.asarray(bins, dtype=np.float64)
     if (
@@ -387,6 +389,7 @@ class Study(abc.ABC):
         ``needed`` excluded."""
         k = self.policy.k
         single = math.prod(shape) == 1  # no complement to find: a product gate, no comparison
+        check_suppressible(shape)
 
         async def program(
             session: Session, frame: pd.DataFrame | SqlTable | None
