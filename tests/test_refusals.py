@@ -166,7 +166,7 @@ def _frame(seed: int) -> pd.DataFrame:
     return smokers(np.random.default_rng(seed), 20)
 
 
-def test_tables_too_large_to_suppress_and_bad_bins_are_refused() -> None:
+def test_tables_too_large_to_suppress_and_other_bad_shapes_are_refused() -> None:
     """A crosstab of two 111-level columns would take 4 million secure comparisons (minutes
     at every party; a million bins would exhaust their memory): refused, as are bins that are
     not a count or finite increasing edges, and a Newton tolerance of NaN."""
@@ -182,6 +182,8 @@ def test_tables_too_large_to_suppress_and_bad_bins_are_refused() -> None:
     for bins in (0, -3, [0.0, float("nan"), 100.0], [50, 10, 100], [5], [[1, 2]]):
         with pytest.raises(ConfigurationError, match="histogram: bins is"):
             study.histogram("age", bins=bins)
+    with pytest.raises(ConfigurationError, match=r"named by one string, not \['sex', 'smoker'\]"):
+        study.count(by=["sex", "smoker"])
     with pytest.raises(ConfigurationError, match=r"tol lies in \(0, 1\), not nan"):
         study.logit("cancer ~ age", tol=float("nan"))
 

@@ -97,6 +97,8 @@ class Schema:
     columns: dict[str, Column] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Column:
+        if not isinstance(name, str):  # e.g. by=["sex", "smoker"]: one column, by its name
+            raise SchemaError(f"a column is named by one string, not {name!r}")
         try:
             return self.columns[name]
         except KeyError:
