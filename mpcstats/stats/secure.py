@@ -21,7 +21,6 @@ re-randomised, not reduced. :func:`open_gate` is the analyst's side; parties lea
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -77,9 +76,8 @@ async def suppress(session: Session, counts: Shared, k: int) -> Shared:
     after the passes, every cell is flagged. So no released table has a line with a single
     hidden cell, and nothing is opened to decide it.
 
-    Every line's minimum compares all pairs of its cells, so a table whose suppression needs
-    more than :data:`MAX_SUPPRESSION_COMPARISONS` comparisons is refused before any."""
-    check_suppressible(counts.shape)
+    Every line's minimum compares all pairs of its cells: callers refuse a table too large for
+    that with :func:`check_suppressible`, from its public shape, before reading any row."""
     flags = await P.lt(session, counts.reshape(-1), counts.reshape(-1) * 0 + k)
     flags = flags.reshape(*counts.shape)
     axes = [axis for axis, size in enumerate(counts.shape) if size > 1]
@@ -173,17 +171,13 @@ async def _first_minimum(session: Session, rows: Shared) -> Shared:
     field, (count, width) = rows.field, rows.shape
     if width == 1:
         return Shared(field, field.array(np.ones((count, 1), dtype=np.int64)), 1)
-    pairs = list(itertools.combinations(range(width), 2))
-    first, second = (np.array(side) for side in zip(*pairs, strict=True))
+    first, second = np.triu_indices(width, k=1)  # every pair i < j
     # [row[j] < row[i]] for each pair i < j: whether the later entry beats the earlier one
     later_wins = (await P.ltz(session, rows[:, second] - rows[:, first])).share
-    verdicts = np.empty((count, width, width - 1), dtype=object)
-    filled = np.zeros(width, dtype=np.int64)
-    for p, (i, j) in enumerate(pairs):
-        verdicts[:, i, filled[i]] = field.sub(1, later_wins[:, p])  # i at most the later j
-        verdicts[:, j, filled[j]] = later_wins[:, p]  # j below the earlier i
-        filled[i] += 1
-        filled[j] += 1
+    beats = np.empty((count, width, width), dtype=object)  # [:, i, j]: i's verdict against j
+    beats[:, first, second] = field.sub(1, later_wins)  # i at most the later j
+    beats[:, second, first] = later_wins  # j below the earlier i
+    verdicts = beats[:, ~np.eye(width, dtype=bool)].reshape(count, width, width - 1)
     return await _all_of(session, Shared(field, verdicts, 1))
 
 
