@@ -146,7 +146,7 @@ class Federation(Study):
             entries = (
                 parties.items()
                 if isinstance(parties, Mapping)
-                else [(_host(address), address) for address in parties]
+                else [(_split(address)[0], address) for address in parties]
             )
             self._parties = self._call(self._open(entries, credentials))
             self.names = [p.info.party for p in self._parties]
@@ -428,13 +428,13 @@ def _explain(errors: list[BaseException | None]) -> BaseException:
     return min(candidates, key=rank)
 
 
-def _host(address: str) -> str:
-    """The host of ``host:port`` (or ``[v6 address]:port``): in the list form of
-    :func:`connect`, the name the party's certificate must carry."""
+def _split(address: str) -> tuple[str, int]:
+    """The host and port of ``host:port`` (or ``[v6 address]:port``). In the list form of
+    :func:`connect` the host is the name the party's certificate must carry."""
     host, colon, port = address.rpartition(":")
     if not colon or not host or not port.isdigit():
         raise ConfigurationError(f"{address!r} is not host:port")
-    return host.removeprefix("[").removesuffix("]")
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def _tls_files(ca: str | Path, cert: str | Path, key: str | Path) -> dict[str, Path]:
@@ -450,10 +450,9 @@ def _probe_tls(party: _Party, files: dict[str, Path]) -> str | None:
     context = ssl.create_default_context(cafile=str(files["ca"]))
     context.load_cert_chain(str(files["cert"]), str(files["key"]))
     context.set_alpn_protocols(["h2"])
-    host, _, port = party.address.rpartition(":")
     try:
         with (
-            socket.create_connection((host.strip("[]"), int(port)), timeout=5) as raw,
+            socket.create_connection(_split(party.address), timeout=5) as raw,
             context.wrap_socket(raw, server_hostname=party.name) as tls,
         ):
             if tls.recv(1):  # a server that accepts the certificate starts HTTP/2

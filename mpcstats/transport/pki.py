@@ -3,8 +3,8 @@
 One certificate authority signs a certificate per party. The party's name is the certificate's
 subject common name, which is the identity a party's server checks, and its only subject
 alternative name (a DNS name, or an IP address if the name is one), which is what a connecting
-party verifies of the server it dials. Keys are
-generated when asked for, written with mode 0600 into the folder given, and never committed.
+party verifies of the server it dials. Keys are generated when asked for, written with mode
+0600 into the folder given, and never committed.
 Production federations use their own CA.
 """
 
