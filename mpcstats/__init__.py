@@ -8,14 +8,15 @@ from mpcstats._errors import (
     InputRangeError,
     MpcStatsError,
     PartyUnavailableError,
+    PolicyError,
     ProtocolError,
     SingularMatrixError,
 )
 from mpcstats.client import Federation, connect
 from mpcstats.simulator import LocalSimulator, RunResult
 from mpcstats.stats.filters import FilterError
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema, SchemaError
-from mpcstats.stats.study import Policy, PolicyError
 
 __version__ = "0.1.0"
 

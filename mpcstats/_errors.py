@@ -32,6 +32,7 @@ __all__ = [
     "InputRangeError",
     "MpcStatsError",
     "PartyUnavailableError",
+    "PolicyError",
     "ProtocolError",
     "SingularMatrixError",
 ]
@@ -43,6 +44,10 @@ class MpcStatsError(Exception):
 
 class ConfigurationError(MpcStatsError, ValueError):
     """Invalid parameters for a session, field or protocol call."""
+
+
+class PolicyError(ConfigurationError):
+    """The disclosure policy does not allow this output."""
 
 
 class SingularMatrixError(ConfigurationError):

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from mpcstats._errors import ConfigurationError
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema
-from mpcstats.stats.study import Policy
 from mpcstats.transport.pki import Identity, create_ca, issue
 
 __all__ = ["ANALYST", "LoopbackFederation", "free_ports"]

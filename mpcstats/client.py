@@ -42,9 +42,11 @@ from mpcstats._errors import (
 )
 from mpcstats.core.field import PrimeField
 from mpcstats.daemon import DETAIL_KEY, ERROR_KEY, PARTY_KEY, policy_message
+from mpcstats.stats.analysis import PUBLIC, Analysis, Plan
 from mpcstats.stats.filters import FilterError
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema, SchemaError
-from mpcstats.stats.study import PUBLIC, Policy, PolicyError, Program, Study, current_call
+from mpcstats.stats.study import Study
 from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
 from mpcstats.transport.grpc_channel import Limits, decode_tensor
 
@@ -64,7 +66,6 @@ _ERRORS: dict[str, type[MpcStatsError]] = {
         *(getattr(_errors, name) for name in _errors.__all__),
         SchemaError,
         FilterError,
-        PolicyError,
     )
 }
 _RANK = [  # which failure explains a call best, when several parties report one
@@ -286,18 +287,17 @@ class Federation(Study):
             future.cancel()
             raise
 
-    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[dict[str, Any]], int]:
-        call = current_call()
+    def _execute(self, analysis: Analysis, plan: Plan[Any]) -> tuple[list[dict[str, Any]], int]:
         request = analyst_pb2.RunRequest(
             session_id=str(uuid.uuid4()),
             dataset=self.dataset,
-            method=call.method,
-            arguments_json=call.to_json(),
+            method=analysis.name,
+            arguments_json=analysis.to_json(),
             policy=policy_message(self.policy),
             schema_json=self.schema.to_json(),
         )
         outputs = self._call(self._run(request))
-        return _decode(outputs, modulus_bits)
+        return _decode(outputs, plan.modulus_bits)
 
     async def _run(self, request: analyst_pb2.RunRequest) -> list[analyst_pb2.Output]:
         """Every party's output for ``request``; the first failure cancels every party's call."""

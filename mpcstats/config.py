@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mpcstats._errors import ConfigurationError
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema
-from mpcstats.stats.study import Policy
 from mpcstats.transport.grpc_channel import Limits
 from mpcstats.transport.pki import Identity
 

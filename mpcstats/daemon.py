@@ -7,12 +7,12 @@ One process per hospital (or data-less helper). One gRPC server with mutual TLS 
   analyses; the party answers with its output shares only;
 - ``grpc.health.v1.Health``: SERVING while the daemon accepts analyses.
 
-An analysis request names a method of :class:`~mpcstats.stats.study.Study` and its arguments.
-The daemon replays that method on a :class:`PartyStudy`, which stops at the method's secure
-program instead of running it, then runs that program as its party of the session (the session
-id the analyst chose, in the analyst's own namespace) over its own table. Every party derives
-the same program from the same request, so the parties compute in step; validation (schema,
-policy, filter) happens before the party joins the session.
+An analysis request names an analysis (:mod:`mpcstats.stats.analysis`) and its arguments. The
+daemon rebuilds the analysis, plans it against the request's schema and policy (the same checks
+the analyst's client ran), and runs the plan's secure program as its party of the session (the
+session id the analyst chose, in the analyst's own namespace) over its own table. Every party
+derives the same program from the same request, so the parties compute in step; validation
+(schema, policy, filter) happens before the party joins the session.
 
 Leakage: a party sees the request (method, columns, filters, policy) and what the protocol
 opens to all parties (documented per analysis); it never sees a result.
@@ -46,20 +46,22 @@ from mpcstats._errors import (
     InputRangeError,
     MpcStatsError,
     PartyUnavailableError,
+    PolicyError,
     ProtocolError,
 )
 from mpcstats.audit import AuditLog
 from mpcstats.config import PartyConfig
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
+from mpcstats.stats.analysis import PUBLIC, Program, from_request
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema, SchemaError
 from mpcstats.stats.staging import stage
-from mpcstats.stats.study import PUBLIC, Call, Policy, PolicyError, Program, Study
 from mpcstats.stats.tables import SqlTable
 from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
 from mpcstats.transport.grpc_channel import GrpcNetwork, encode_tensor
 
-__all__ = ["ERROR_KEY", "PartyDaemon", "PartyStudy", "policy_message", "serve"]
+__all__ = ["ERROR_KEY", "PartyDaemon", "policy_message", "serve"]
 
 log = logging.getLogger("mpcstats.daemon")
 
@@ -80,35 +82,6 @@ _STATUS: list[tuple[type[BaseException], grpc.StatusCode]] = [  # most specific 
     (ChannelClosedError, grpc.StatusCode.ABORTED),
     (MpcStatsError, grpc.StatusCode.INTERNAL),
 ]
-
-
-# replaying an analysis ------------------------------------------------------------------------
-class _Captured(BaseException):
-    """Raised by :meth:`PartyStudy._execute`: the replayed analysis reached its program.
-
-    A BaseException, so no ``except Exception`` of an analysis swallows it."""
-
-    def __init__(self, program: Program, modulus_bits: int) -> None:
-        super().__init__("secure program captured")
-        self.program, self.modulus_bits = program, modulus_bits
-
-
-class PartyStudy(Study):
-    """A party's replay of an analysis: validates the request and yields its secure program."""
-
-    def __init__(self, schema: Schema, policy: Policy) -> None:
-        self.schema, self.policy = schema, policy
-
-    def _execute(self, program: Program, modulus_bits: int) -> NoReturn:
-        raise _Captured(program, modulus_bits)
-
-    def program(self, call: Call) -> tuple[Program, int]:
-        """The secure program of ``call`` and its field size, or the error the call raises."""
-        try:
-            getattr(self, call.method)(*call.args, **call.kwargs)
-        except _Captured as captured:
-            return captured.program, captured.modulus_bits
-        raise ProtocolError(f"{call.method} ran no secure program")
 
 
 def policy_message(policy: Policy) -> analyst_pb2.Policy:
@@ -303,8 +276,8 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
             request.policy.k, request.policy.allow_extremes, request.policy.max_parameter_fraction
         )
         _check_policy(requested, self.config.policy, self.name)
-        call = Call.from_json(request.method, request.arguments_json)
-        program, modulus_bits = PartyStudy(schema, requested).program(call)
+        plan = from_request(request.method, request.arguments_json).plan(schema, requested)
+        program, modulus_bits = plan.program, plan.modulus_bits
         await self.network.connect(self.config.addresses)
         field = PrimeField.with_bits(modulus_bits)
         channel = self.network.channel(key, field)

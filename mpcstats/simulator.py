@@ -27,8 +27,10 @@ import pandas as pd
 from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
 from mpcstats.protocols.session import DEFAULT_KAPPA, Session, Stats
+from mpcstats.stats.analysis import Analysis, Plan
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema
-from mpcstats.stats.study import Policy, Program, Study
+from mpcstats.stats.study import Study
 from mpcstats.stats.tables import SqlTable
 from mpcstats.transport.channel import Channel
 from mpcstats.transport.grpc_channel import GrpcNetwork
@@ -134,13 +136,13 @@ class LocalSimulator(Study):
         hospitals = f"hospitals={self.names}, " if self.names else ""
         return f"LocalSimulator({hospitals}n={self.n})"
 
-    def _execute(self, program: Program, modulus_bits: int) -> tuple[list[dict[str, Any]], int]:
+    def _execute(self, analysis: Analysis, plan: Plan[Any]) -> tuple[list[dict[str, Any]], int]:
         def with_data(session: Session) -> Awaitable[Any]:
             frame = self.frames[session.party] if session.party < len(self.frames) else None
-            return program(session, frame)
+            return plan.program(session, frame)
 
         self.last_run = _run_sync(
-            lambda: self.run_async(with_data, modulus_bits=modulus_bits, pooled_setup=True)
+            lambda: self.run_async(with_data, modulus_bits=plan.modulus_bits, pooled_setup=True)
         )
         return self.last_run.outputs, self.last_run.output_degree
 

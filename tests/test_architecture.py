@@ -1,41 +1,146 @@
-"""The layering and the single path from shares to plaintext."""
+"""The layering of docs/architecture.md, and a statistic added as one module."""
 
 from __future__ import annotations
 
 import ast
-import pathlib
+import importlib.util
+import sys
+from pathlib import Path
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "mpcstats"
-LAYERS = ["core", "transport", "protocols"]  # each may import only the layers before it
-_SERVICE = ["mpcstats.daemon", "mpcstats.client", "mpcstats.config", "mpcstats.audit"]
+import numpy as np
+import pandas as pd
+import pytest
+
+import mpcstats
+from mpcstats.stats.analysis import ANALYSES, Analysis, leakage_table
+
+PACKAGE = Path(mpcstats.__file__).parent
+ROOT = PACKAGE.parent
+# each layer may import only the layers before it (the façade mpcstats/__init__.py imports all)
+LAYERS = [
+    ("mpcstats._errors",),
+    ("mpcstats.core",),
+    ("mpcstats.transport",),
+    ("mpcstats.protocols",),
+    ("mpcstats.stats",),
+    (
+        "mpcstats.simulator",
+        "mpcstats.client",
+        "mpcstats.daemon",
+        "mpcstats.config",
+        "mpcstats.audit",
+        "mpcstats.cli",
+        "mpcstats._local",
+        "mpcstats._demo",
+        "mpcstats.__main__",
+    ),
+]
+MAX_STATISTICS_MODULE_LINES = 400
 
 
-def _imports(path: pathlib.Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
+def _layer(module: str) -> int | None:
+    for index, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    return None
+
+
+def _modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "_proto" in path.parts:
+            continue
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found.append((name, path))
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    """Every mpcstats module ``path`` imports, at the top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in names if name.startswith("mpcstats")}
 
 
-def test_lower_layers_never_import_higher_ones() -> None:
-    for rank, layer in enumerate(LAYERS):
-        forbidden = [f"mpcstats.{higher}" for higher in LAYERS[rank + 1 :]]
-        forbidden += ["mpcstats.simulator", "mpcstats.stats", "mpcstats.cli", *_SERVICE]
-        for path in (PACKAGE / layer).rglob("*.py"):
-            bad = {m for m in _imports(path) if any(m.startswith(f) for f in forbidden)}
-            assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
+def test_every_module_imports_only_the_layers_before_its_own() -> None:
+    violations = []
+    unplaced = []
+    for module, path in _modules():
+        if module == "mpcstats":
+            continue  # the façade
+        own = _layer(module)
+        if own is None:
+            unplaced.append(module)
+            continue
+        for imported in _imports(path):
+            layer = _layer(imported)
+            if layer is not None and layer > own:
+                violations.append(f"{module} imports {imported}")
+    assert not unplaced, f"modules in no layer of docs/architecture.md: {unplaced}"
+    assert not violations, violations
 
 
-def test_statistics_never_import_the_service_layer() -> None:
-    for path in (PACKAGE / "stats").rglob("*.py"):
-        bad = {
-            m for m in _imports(path) if any(m.startswith(f) for f in [*_SERVICE, "mpcstats.cli"])
+def test_the_layering_check_sees_an_upward_import(tmp_path: Path) -> None:
+    upward = tmp_path / "upward.py"
+    upward.write_text("def f():\n    from mpcstats.daemon import PartyDaemon\n")
+    assert "mpcstats.daemon" in _imports(upward)
+    assert _layer("mpcstats.daemon") > _layer("mpcstats.stats.counts")  # type: ignore[operator]
+
+
+def test_every_statistics_module_is_short() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for _, path in _modules()
+        if "stats" in path.parts
+        and (lines := len(path.read_text().splitlines())) > MAX_STATISTICS_MODULE_LINES
+    }
+    assert not long, long
+
+
+def test_every_analysis_is_a_frozen_request_with_its_leakage() -> None:
+    assert len(ANALYSES) >= 15
+    for name, kind in ANALYSES.items():
+        assert kind.name == name and issubclass(kind, Analysis)
+        assert kind.leakage.analyst and kind.leakage.parties
+        params = kind.__dataclass_params__  # type: ignore[attr-defined]
+        assert params.frozen, name
+
+
+def test_a_new_statistic_is_one_module() -> None:
+    """examples/new_statistic.py, as docs/architecture.md shows it, against pandas."""
+    spec = importlib.util.spec_from_file_location(
+        "new_statistic", ROOT / "examples" / "new_statistic.py"
+    )
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    sys.modules["new_statistic"] = example
+    try:
+        spec.loader.exec_module(example)
+        rng = np.random.default_rng(3)
+        hospitals = {
+            name: pd.DataFrame({"age": rng.integers(20, 90, n), "smoker": rng.integers(0, 2, n)})
+            for name, n in [("a", 120), ("b", 80), ("c", 150)]
         }
-        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
+        study = mpcstats.LocalSimulator(hospitals)
+        found = study.run_analysis(example.Prevalence("smoker", where="age >= 60"))
+        pooled = pd.concat(hospitals.values())
+        chosen = pooled[pooled.age >= 60]
+        assert found.n == len(chosen) and found.cases == chosen.smoker.sum()
+        low, high = found.conf_int()
+        assert low < found.prevalence < high
+        small = study.run_analysis(example.Prevalence("smoker", where="age >= 89"))
+        assert np.isnan(small.n) and small.notes == ["n is below k"]
+        with pytest.raises(mpcstats.ConfigurationError, match="not a 0/1 column"):
+            study.run_analysis(example.Prevalence("age"))
+    finally:
+        del sys.modules["new_statistic"]
+        del ANALYSES["example_prevalence"]
 
 
 def test_only_the_opening_protocol_turns_shares_into_plaintext() -> None:
@@ -52,3 +157,12 @@ def test_no_executable_serialisation_or_eval() -> None:
         text = path.read_text()
         assert "pickle" not in text, path
         assert "eval(" not in text and "exec(" not in text, path
+
+
+def test_the_documented_leakage_table_is_generated_from_the_analyses() -> None:
+    text = (ROOT / "docs" / "statistics.md").read_text()
+    start = text.index("<!-- leakage table: generated -->\n") + len(
+        "<!-- leakage table: generated -->\n"
+    )
+    documented = text[start : text.index("\n<!-- end of the leakage table -->")]
+    assert documented == leakage_table(), "regenerate it with leakage_table()"

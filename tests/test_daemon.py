@@ -32,8 +32,8 @@ from mpcstats._local import LoopbackFederation
 from mpcstats.audit import AuditError, AuditLog, verify
 from mpcstats.cli import main
 from mpcstats.config import load_config
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema
-from mpcstats.stats.study import Policy
 from mpcstats.transport.grpc_channel import Limits
 from mpcstats.transport.pki import create_ca, issue
 from tests.conftest import SMOKERS, smokers

@@ -13,7 +13,7 @@ import statsmodels.formula.api as smf
 import mpcstats
 from mpcstats import Column, Policy, PolicyError, Schema
 from mpcstats.stats.filters import FilterError
-from mpcstats.stats.study import _exact_gram
+from mpcstats.stats.local import exact_gram
 from tests.conftest import SMOKERS, StudyFactory, smokers
 
 SCHEMA = Schema(
@@ -273,7 +273,7 @@ def test_exact_gram_matches_python_integers(bits: int) -> None:
     z = rng.integers(-(2**bits) + 1, 2**bits, size=(3000, 4))
     z[0] = 2**bits - 1  # the extreme value itself
     wide = z.astype(object)
-    assert (_exact_gram(z) == wide.T @ wide).all()
+    assert (exact_gram(z) == wide.T @ wide).all()
 
 
 def test_the_size_guard_refuses_models_with_too_many_parameters(make_study: StudyFactory) -> None:
@@ -475,7 +475,7 @@ def test_a_converged_fit_reuses_its_last_inverse_as_the_covariance(
 ) -> None:
     """After a last step that moved no weight by more than e^1e-9, the covariance is the inverse
     that step computed: within 1e-9 of a fresh solve at the final coefficients, and cheaper."""
-    from mpcstats.stats import study as study_module
+    from mpcstats.stats.models import glm
 
     rng = np.random.default_rng(6)
     frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((500, 300, 600))}
@@ -484,7 +484,7 @@ def test_a_converged_fit_reuses_its_last_inverse_as_the_covariance(
     reused = study.logit(formula)
     assert study.last_run is not None
     reused_rounds = study.last_run.rounds
-    monkeypatch.setattr(study_module, "_REUSED_HESSIAN_DRIFT", -1.0)  # always solve afresh
+    monkeypatch.setattr(glm, "_REUSED_HESSIAN_DRIFT", -1.0)  # always solve afresh
     fresh = study.logit(formula)
     assert reused_rounds < study.last_run.rounds
     np.testing.assert_allclose(reused.cov_params(), fresh.cov_params(), rtol=1e-9)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
+import json
 import random
 from collections import Counter
 from typing import Any
@@ -20,13 +21,13 @@ from mpcstats import (
     PartyUnavailableError,
 )
 from mpcstats import protocols as P
-from mpcstats.daemon import PartyStudy
 from mpcstats.protocols.session import Session
+from mpcstats.stats.analysis import ANALYSES, from_request
 from mpcstats.stats.filters import FilterError, parse
 from mpcstats.stats.formula import parse_formula
+from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import suppression_comparisons
-from mpcstats.stats.study import ANALYSES, Call, Policy, Study
 from tests.conftest import SMOKERS, owned, smokers
 from tests.parties import run
 
@@ -122,36 +123,33 @@ JUNK += ["age > 3", "cancer ~ age", "~", "C(sex)", [], ["age"], ["age", "sex"], 
 
 
 def test_junk_arguments_to_every_analysis_are_configuration_errors() -> None:
-    """A party replays each request's call: whatever the arguments, the replay yields a secure
-    program or a ConfigurationError that says why, never an internal error (2000 seeded
-    random calls per analysis; the client runs the same checks before sending)."""
+    """A party rebuilds each request's analysis and plans it: whatever the arguments, planning
+    yields a secure program or a ConfigurationError that says why, never an internal error
+    (2000 seeded random requests per analysis; the client runs the same checks first)."""
     rng = random.Random(5)
     outcomes: Counter[tuple[str, str]] = Counter()
     unexpected = []
-    for method in sorted(ANALYSES):
-        parameters = [
-            p
-            for p in inspect.signature(getattr(Study, method)).parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+    for name, kind in sorted(ANALYSES.items()):
+        fields = dataclasses.fields(kind)  # type: ignore[arg-type]
         for _ in range(2000):
-            chosen = [p for p in parameters if rng.random() < 0.6]
-            call = Call(method, (), {p.name: rng.choice(JUNK) for p in chosen})
+            chosen = {f.name: rng.choice(JUNK) for f in fields if rng.random() < 0.6}
+            arguments = json.dumps(chosen)
             try:
-                PartyStudy(SMOKERS, Policy()).program(call)
-                outcomes[method, "program"] += 1
+                from_request(name, arguments).plan(SMOKERS, Policy())
+                outcomes[name, "program"] += 1
             except MpcStatsError:
-                outcomes[method, "refused"] += 1
+                outcomes[name, "refused"] += 1
             except Exception as error:
-                unexpected.append(f"{call}: {error!r}")
+                unexpected.append(f"{name}({arguments}): {error!r}")
     assert not unexpected, unexpected[:5]
-    assert all(outcomes[method, "refused"] for method in ANALYSES)
-    assert sum(outcomes[method, "program"] for method in ANALYSES) > 1000
+    assert all(outcomes[name, "refused"] for name in ANALYSES)
+    planned = {name for name in ANALYSES if outcomes[name, "program"]}
+    assert sum(outcomes[name, "program"] for name in ANALYSES) > 500 and len(planned) >= 9
 
 
 def test_an_error_inside_a_secure_program_is_not_blamed_on_the_arguments() -> None:
     class Failing(LocalSimulator):
-        def _execute(self, program: Any, modulus_bits: int) -> Any:
+        def _execute(self, analysis: Any, plan: Any) -> Any:
             raise ValueError("a bug in a protocol")
 
     study = Failing({"a": _frame(1), "b": _frame(2), "c": _frame(3)})

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import mpcstats
+from mpcstats import Policy, PolicyError
 from mpcstats.stats.filters import FilterError, parse
 from mpcstats.stats.schema import Column, Schema, SchemaError
-from mpcstats.stats.study import Policy, PolicyError
 from tests.conftest import StudyFactory
 
 TUMOURS = ["breast", "colon", "lung", "skin"]
@@ -477,28 +477,28 @@ def test_results_have_summaries_frames_and_plots(
 
 
 def test_local_moments_are_exact_for_wide_values() -> None:
-    from mpcstats.stats.study import _moments
+    from mpcstats.stats.local import moments
 
     rng = np.random.default_rng(1)
     for top in (2**20, 2**31 - 1, 2**40):
         grid = rng.integers(-top, top, 50_000)
         exact = grid.astype(object)
         bits = top.bit_length()
-        assert _moments(grid, None, bits) == [len(grid), exact.sum(), (exact * exact).sum()]
+        assert moments(grid, None, bits) == [len(grid), exact.sum(), (exact * exact).sum()]
 
 
 def test_local_moments_of_float_grids_are_exact_beyond_float64_sums() -> None:
     """The float64 path adds in blocks: one BLAS dot over the first grid would round (its sum
     of squares is near 2^59), and values too wide for exact float64 squares take the int64
     path."""
-    from mpcstats.stats.study import _moments
+    from mpcstats.stats.local import moments
 
     rng = np.random.default_rng(2)
     for low, top, rows in ((2**20, 2**21 - 1, 200_000), (-(2**26), 2**26, 20_000), (0, 2**40, 9)):
         grid = rng.integers(low, top + 1, rows)
         exact = grid.astype(object)
         expected = [rows, exact.sum(), (exact * exact).sum()]
-        assert _moments(grid.astype(np.float64), None, top.bit_length()) == expected
+        assert moments(grid.astype(np.float64), None, top.bit_length()) == expected
     wide = rng.integers(2**20, 2**21, 200_000).astype(np.float64)
     assert int(np.dot(wide, wide)) != (wide.astype(np.int64).astype(object) ** 2).sum()
 
@@ -506,15 +506,15 @@ def test_local_moments_of_float_grids_are_exact_beyond_float64_sums() -> None:
 def test_local_moments_of_raw_values_put_them_on_the_grid() -> None:
     """Raw values with a step are rounded to the grid block by block (several blocks here),
     the same as the grid computed first; weighted rows (a database's value counts) too."""
-    from mpcstats.stats.study import _moments
+    from mpcstats.stats.local import moments
 
     rng = np.random.default_rng(3)
     raw = np.round(rng.uniform(-1000, 1000, 300_000), 2)
     grid = np.rint(raw / 0.01).astype(np.int64)
     exact = grid.astype(object)
     expected = [len(raw), exact.sum(), (exact * exact).sum()]
-    assert _moments(raw, None, 17, step=0.01) == expected
-    assert _moments(raw, np.ones(len(raw), np.int64), 17, step=0.01) == expected
+    assert moments(raw, None, 17, step=0.01) == expected
+    assert moments(raw, np.ones(len(raw), np.int64), 17, step=0.01) == expected
 
 
 def test_a_grid_wider_than_float64_is_refused_before_anything_runs() -> None:
@@ -531,10 +531,10 @@ def test_a_grid_wider_than_float64_is_refused_before_anything_runs() -> None:
 
 
 def test_missing_values_are_found_in_float_columns_but_infinities_are_not_missing() -> None:
-    from mpcstats.stats.study import _has_missing
+    from mpcstats.stats.local import has_missing
 
-    assert _has_missing(pd.Series([1.0, np.nan, 3.0]))
-    assert not _has_missing(pd.Series([1.0, np.inf, -np.inf, 1e200]))  # squares overflow to inf
-    assert _has_missing(pd.Series([np.inf, np.nan], dtype=np.float32))
-    assert not _has_missing(pd.Series([1, 2, 3]))
-    assert _has_missing(pd.Series([1, None], dtype="Int64"))
+    assert has_missing(pd.Series([1.0, np.nan, 3.0]))
+    assert not has_missing(pd.Series([1.0, np.inf, -np.inf, 1e200]))  # squares overflow to inf
+    assert has_missing(pd.Series([np.inf, np.nan], dtype=np.float32))
+    assert not has_missing(pd.Series([1, 2, 3]))
+    assert has_missing(pd.Series([1, None], dtype="Int64"))
