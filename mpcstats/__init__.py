@@ -1,5 +1,6 @@
 """mpcstats: joint statistics across hospitals by secure multi-party computation."""
 
+from mpcstats import datasets
 from mpcstats._errors import (
     AccessDeniedError,
     ChannelClosedError,
@@ -40,4 +41,5 @@ __all__ = [
     "SingularMatrixError",
     "__version__",
     "connect",
+    "datasets",
 ]
