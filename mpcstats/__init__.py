@@ -17,6 +17,7 @@ from mpcstats.simulator import LocalSimulator, RunResult
 from mpcstats.stats.filters import FilterError
 from mpcstats.stats.schema import Column, Schema, SchemaError
 from mpcstats.stats.study import Policy, PolicyError
+from mpcstats.stats.tables import SqlTable
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,7 @@ __all__ = [
     "Schema",
     "SchemaError",
     "SingularMatrixError",
+    "SqlTable",
     "__version__",
     "connect",
     "datasets",
