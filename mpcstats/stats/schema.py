@@ -186,9 +186,9 @@ class Schema:
         - a float column's precision is the coarsest of 0.5, 0.25, 0.1, 0.05, 0.025, 0.01, ...
           down to 1e-6 on whose grid every value lies, provided the grid keeps
           |value| / precision below 2^20: sums then stay on the float64 fast path and a
-          quantile search takes three steps. Values on no such grid (e.g. unrounded ratios)
-          get the finest precision within that bound, are rounded to it in every analysis,
-          and a warning says so: declare a schema to keep them finer.
+          median's search takes at most three steps. Values on no such grid (e.g. unrounded
+          ratios) get the finest precision within that bound, are rounded to it in every
+          analysis, and a warning says so: declare a schema to keep them finer.
         """
         pooled = pd.concat(frames, ignore_index=True)
         columns: dict[str, Column] = {}
