@@ -1,8 +1,9 @@
 """Models across hospitals, with nothing but the approved outputs revealed.
 
 1. Device agreement: a bedside jaundice meter against the laboratory bilirubin (Bland-Altman
-   and a paired t test).
-2. Length of stay against age, sex and comorbidity (OLS with robust standard errors).
+   and a paired t test), on :func:`mpcstats.datasets.jaundice`.
+2. Length of stay against age, sex and comorbidity (OLS with robust standard errors), on
+   :func:`mpcstats.datasets.hospitals`.
 3. Smoking and lung cancer across three cities (logistic regression adjusted for city, a
    chi-square test of independence, and the Mantel-Haenszel odds ratio stratified by city).
 
@@ -19,24 +20,10 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import StratifiedTable
 
 import mpcstats
-from mpcstats import Column, Schema
+from mpcstats import Column, Schema, datasets
 
 rng = np.random.default_rng(7)
 
-NEONATES = Schema(
-    {
-        "lab": Column("lab", "float", 0, 500, precision=0.1, unit="umol/L"),
-        "meter": Column("meter", "float", 0, 500, precision=0.1, unit="umol/L"),
-    }
-)
-STAYS = Schema(
-    {
-        "age": Column("age", "int", 0, 110),
-        "sex": Column("sex", "category", codes=("F", "M")),
-        "comorbidities": Column("comorbidities", "int", 0, 10),
-        "los": Column("los", "float", 0, 365, precision=0.1, unit="days"),
-    }
-)
 CITIES = Schema(
     {
         "city": Column("city", "category", codes=("north", "harbour", "valley")),
@@ -45,28 +32,6 @@ CITIES = Schema(
         "age": Column("age", "int", 0, 110),
     }
 )
-
-
-def neonates(n: int) -> pd.DataFrame:
-    lab = np.clip(rng.gamma(6, 25, n), 10, 480).round(1)
-    return pd.DataFrame(
-        {"lab": lab, "meter": np.clip(lab * 1.03 + rng.normal(4, 12, n), 0, 500).round(1)}
-    )
-
-
-def stays(n: int) -> pd.DataFrame:
-    age = rng.integers(18, 95, n)
-    sex = rng.choice(["F", "M"], n)
-    comorbidities = rng.poisson(1.2, n).clip(0, 10)
-    los = 1.5 + 0.06 * age + 0.8 * (sex == "M") + 1.4 * comorbidities + rng.gamma(2, 1.2, n)
-    return pd.DataFrame(
-        {
-            "age": age,
-            "sex": sex,
-            "comorbidities": comorbidities,
-            "los": np.clip(los, 0, 365).round(1),
-        }
-    )
 
 
 def cities(n: int, city: str, baseline: float) -> pd.DataFrame:
@@ -88,13 +53,10 @@ def line(name: str, secure: float, plain: float) -> None:
 
 
 def main() -> None:
-    frames = {
-        "maternity_a": neonates(400),
-        "maternity_b": neonates(650),
-        "maternity_c": neonates(220),
-    }
-    pooled = pd.concat(frames.values())
-    study = mpcstats.LocalSimulator(frames, schema=NEONATES)
+    frames, schema = datasets.jaundice(rows=[400, 650, 220], seed=7)
+    # pairs with both readings: a baby without a bedside reading is left out, as in the study
+    pooled = pd.concat(frames.values()).dropna(subset=["meter", "lab"])
+    study = mpcstats.LocalSimulator(frames, schema=schema)
     agreement = study.bland_altman("meter", "lab")
     print(agreement.summary())
     difference = pooled.meter - pooled.lab
@@ -106,10 +68,10 @@ def main() -> None:
     line("paired t", paired.statistic, stats.ttest_rel(pooled.meter, pooled.lab).statistic)
     print()
 
-    frames = {"general": stays(1500), "university": stays(2500), "rural": stays(600)}
+    frames, schema = datasets.hospitals(rows=[1500, 2500, 600], seed=7)
     pooled = pd.concat(frames.values(), ignore_index=True)
     formula = "los ~ age + C(sex) + comorbidities"
-    fit = mpcstats.LocalSimulator(frames, schema=STAYS).ols(formula, cov_type="HC1")
+    fit = mpcstats.LocalSimulator(frames, schema=schema).ols(formula, cov_type="HC1")
     print(fit.summary())
     reference = smf.ols(formula, pooled).fit(cov_type="HC1")
     for name in fit.params.index:

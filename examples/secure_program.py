@@ -11,8 +11,8 @@ import numpy as np
 
 from mpcstats import LocalSimulator
 from mpcstats import protocols as P
+from mpcstats.protocols import Session
 from mpcstats.protocols import fixedpoint as fx
-from mpcstats.protocols.session import Session
 
 FRAC = 20
 rng = np.random.default_rng(2026)

@@ -1,5 +1,6 @@
 """mpcstats: joint statistics across hospitals by secure multi-party computation."""
 
+from mpcstats import datasets
 from mpcstats._errors import (
     AccessDeniedError,
     ChannelClosedError,
@@ -17,6 +18,7 @@ from mpcstats.simulator import LocalSimulator, RunResult
 from mpcstats.stats.filters import FilterError
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema, SchemaError
+from mpcstats.stats.tables import SqlTable
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,8 @@ __all__ = [
     "Schema",
     "SchemaError",
     "SingularMatrixError",
+    "SqlTable",
     "__version__",
     "connect",
+    "datasets",
 ]

@@ -16,50 +16,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mpcstats import datasets
 from mpcstats.simulator import LocalSimulator
-from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.study import Study
-
-SCHEMA = Schema(
-    {
-        "age": Column("age", "int", 0, 110, unit="years"),
-        "sex": Column("sex", "category", codes=("F", "M")),
-        "los": Column("los", "int", 0, 365, unit="days"),
-        "bmi": Column("bmi", "float", 10, 60, precision=0.1, unit="kg/m2"),
-    }
-)
-
-
-def _hospitals(count: int, seed: int) -> dict[str, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    frames = {}
-    for i in range(count):
-        size = int(rng.integers(800, 5000))
-        age = np.clip(rng.normal(55 + 5 * i, 18, size), 0, 105).round().astype(int)
-        frames[f"hospital_{chr(ord('a') + i)}"] = pd.DataFrame(
-            {
-                "age": age,
-                "sex": rng.choice(["F", "M"], size),
-                "los": np.clip(rng.poisson(3 + age / 15), 0, 365),
-                "bmi": np.clip(rng.normal(27, 4.5, size), 10, 60).round(1),
-            }
-        )
-    return frames
 
 
 def run_demo(hospitals: int = 3, seed: int = 7, simulate: bool = False) -> int:
-    frames = _hospitals(hospitals, seed)
+    frames, schema = datasets.hospitals(hospitals, rows=2000, seed=seed)
     pooled = pd.concat(frames.values(), ignore_index=True)
     sizes = ", ".join(f"{name} {len(frame)}" for name, frame in frames.items())
     print(f"mpcstats demo: {len(pooled)} synthetic patients ({sizes})")
     if simulate:
         print("the hospitals are simulated in this process")
-        return _report(LocalSimulator(frames, schema=SCHEMA), pooled)
+        return _report(LocalSimulator(frames, schema=schema), pooled)
     from mpcstats._local import LoopbackFederation
     from mpcstats.client import connect
 
     with tempfile.TemporaryDirectory(prefix="mpcstats-demo-") as folder:
-        federation = LoopbackFederation(Path(folder), frames, SCHEMA)
+        federation = LoopbackFederation(Path(folder), frames, schema)
         print(f"starting {len(federation.names)} party daemons on loopback (mutual TLS, {folder})")
         with federation, connect(**federation.connect_kwargs(), progress=False) as study:
             code = _report(study, pooled)
@@ -84,7 +58,7 @@ def _report(study: Study, pooled: pd.DataFrame) -> int:
     for name, value in fit.params.items():
         rows.append((f"OLS {name}", float(value), twin[name]))
     histogram = study.histogram("bmi", bins=[10, 18.5, 25, 30, 60])
-    plain_histogram = np.histogram(pooled.bmi, histogram.edges)[0]
+    plain_histogram = np.histogram(pooled.bmi.dropna(), histogram.edges)[0]
     for (left, right), secure, plain in zip(
         zip(histogram.edges[:-1], histogram.edges[1:], strict=True),
         histogram.counts,

@@ -22,7 +22,7 @@ LAYERS = [
     ("mpcstats.core",),
     ("mpcstats.transport",),
     ("mpcstats.protocols",),
-    ("mpcstats.stats",),
+    ("mpcstats.stats", "mpcstats.datasets"),
     (
         "mpcstats.simulator",
         "mpcstats.client",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -316,6 +318,85 @@ def test_a_simulation_without_a_schema_infers_one_from_the_data() -> None:
     assert study.schema["sex"].kind == "category" and study.schema["age"].kind == "int"
     assert study.describe("bmi").mean == pytest.approx(pooled.bmi.mean(), rel=1e-9)
     assert study.count(by="sex").counts.tolist() == pooled.sex.value_counts().sort_index().tolist()
+
+
+def test_a_float_score_with_missing_values_is_a_level_like_an_integer_column() -> None:
+    """pandas stores a 0-3 score with missing values as float; inferred as int, it can be
+    crosstabbed and counted by, as pandas does on the pooled data."""
+    rng = np.random.default_rng(22)
+    frames = {}
+    for i, size in enumerate([120, 200, 80]):
+        score = rng.integers(0, 4, size).astype(float)
+        score[rng.random(size) < 0.15] = np.nan
+        frames[f"h{i}"] = pd.DataFrame({"sex": rng.choice(["F", "M"], size), "ph_ecog": score})
+    pooled = _pooled(frames)
+    study = mpcstats.LocalSimulator(frames)
+    assert study.schema["ph_ecog"] == Column("ph_ecog", "int", 0, 3)
+    crosstab = study.crosstab("sex", "ph_ecog")
+    expected = pd.crosstab(pooled.sex, pooled.ph_ecog)
+    np.testing.assert_array_equal(crosstab.table.to_numpy(), expected.to_numpy())
+    assert crosstab.excluded == pooled.ph_ecog.isna().sum()
+    counts = study.count(by="ph_ecog")
+    assert counts.counts.tolist() == pooled.ph_ecog.value_counts().sort_index().tolist()
+    mean = study.describe("ph_ecog", by="sex").frame["mean"]
+    np.testing.assert_allclose(mean, pooled.groupby("sex").ph_ecog.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("values", "precision"),
+    [
+        ([12.5, 3.5, 7.0], 0.5),
+        ([12.5, 3.25], 0.25),
+        ([0.3, 0.7, 36.6], 0.1),
+        ([1.1, 2.25], 0.05),
+        ([0.125, 4.0], 0.025),
+        ([98.76, 0.01], 0.01),
+        ([2.5e-6, 1.0], 2.5e-6),  # six decimals: its grid has fewer than 2^20 steps
+    ],
+)
+def test_an_inferred_precision_is_the_coarsest_grid_holding_every_value(
+    values: list[float], precision: float
+) -> None:
+    frames = [pd.DataFrame({"x": values[:1]}), pd.DataFrame({"x": [*values[1:], np.nan]})]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # values on the grid: nothing is rounded, nor warned of
+        column = Schema.infer(frames)["x"]
+    assert (column.kind, column.precision) == ("float", precision)
+    assert (column.lo, column.hi) == (min(values), max(values))
+
+
+def test_unrounded_values_get_a_precision_that_keeps_the_fast_path_and_a_warning() -> None:
+    rng = np.random.default_rng(5)
+    frames = {f"h{i}": pd.DataFrame({"bmi": rng.normal(27, 4, 500)}) for i in range(3)}
+    pooled = _pooled(frames).bmi
+    with pytest.warns(UserWarning, match=r"'bmi'.*precision 5e-05 rounds them"):
+        study = mpcstats.LocalSimulator(frames)
+    column = study.schema["bmi"]
+    assert column.grid_bits <= 20  # within the float64 moments' 21 bits
+    assert column.lo <= pooled.min() and column.hi >= pooled.max()
+    assert abs(study.describe("bmi").mean - pooled.mean()) <= column.precision / 2
+
+
+def test_a_schema_prints_as_the_json_a_federation_declares() -> None:
+    schema = Schema(
+        {
+            "age": Column("age", "int", 0.0, 110.0, unit="years"),
+            "bmi": Column("bmi", "float", 10, 60, precision=0.1, unit="kg/m2"),
+            "sex": Column("sex", "category", codes=("F", "M")),
+            "smoker": Column("smoker", "bool"),
+            "dose": Column("dose", "int", 0, 10, precision=0.5),  # an unusual field is kept
+        }
+    )
+    assert str(schema) == (
+        '{"columns": {\n'
+        '  "age": {"kind": "int", "lo": 0, "hi": 110, "unit": "years"},\n'
+        '  "bmi": {"kind": "float", "lo": 10, "hi": 60, "precision": 0.1, "unit": "kg/m2"},\n'
+        '  "sex": {"kind": "category", "codes": ["F", "M"]},\n'
+        '  "smoker": {"kind": "bool"},\n'
+        '  "dose": {"kind": "int", "lo": 0, "hi": 10, "precision": 0.5}\n'
+        "}}"
+    )
+    assert Schema.from_json(schema.to_json()) == schema
 
 
 def test_describe_by_a_group_that_a_hospital_lacks_and_quantiles_below_k(

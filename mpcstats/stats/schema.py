@@ -8,15 +8,17 @@ needs to size its fields and to encode values exactly:
 - ``category``: one of ``codes`` (strings or integers), e.g. ICD chapters;
 - ``bool``: 0/1.
 
-A real federation agrees its schema up front. :meth:`Schema.infer` derives one from data, for the
-simulator only. :meth:`Schema.differences` lists mismatches between parties column by column
-before anything is computed.
+A real federation agrees its schema up front, as a JSON file (:meth:`Schema.to_json`, which is
+also how a schema prints). :meth:`Schema.infer` derives one from data, for the simulator only.
+:meth:`Schema.differences` lists mismatches between parties column by column before anything
+is computed.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -119,8 +121,25 @@ class Schema:
         return {"columns": columns}
 
     def to_json(self) -> str:
-        """Canonical JSON: equal schemas give equal text."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """The schema as the JSON file a federation declares, one column a line::
+
+            {"columns": {
+              "age": {"kind": "int", "lo": 0, "hi": 110, "unit": "years"},
+              "bmi": {"kind": "float", "lo": 10, "hi": 60, "precision": 0.1, "unit": "kg/m2"}
+            }}
+
+        A column lists the fields its kind uses and any other field set away from its default,
+        so :meth:`from_json` reads back an equal schema. The text is canonical (columns and
+        fields in order, whole numbers without ".0"): equal schemas give equal text.
+        """
+        lines = [
+            f"  {json.dumps(name)}: {json.dumps(_declared(column))}"
+            for name, column in self.columns.items()
+        ]
+        return '{"columns": {\n' + ",\n".join(lines) + "\n}}" if lines else '{"columns": {}}'
+
+    def __str__(self) -> str:
+        return self.to_json()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "the schema") -> Schema:
@@ -159,7 +178,18 @@ class Schema:
 
     @classmethod
     def infer(cls, frames: list[pd.DataFrame]) -> Schema:
-        """A schema covering all frames (simulation only: it looks at every party's data)."""
+        """A schema covering all frames (simulation only: it looks at every party's data).
+
+        - bool columns are ``bool``; integer columns, and float columns whose values are all
+          whole numbers (pandas stores a score with missing values as float), are ``int``;
+          other numbers are ``float`` and text is ``category``, its codes sorted;
+        - a float column's precision is the coarsest of 0.5, 0.25, 0.1, 0.05, 0.025, 0.01, ...
+          down to 1e-6 on whose grid every value lies, provided the grid keeps
+          |value| / precision below 2^20: sums then stay on the float64 fast path and a
+          median's search takes at most three steps. Values on no such grid (e.g. unrounded
+          ratios) get the finest precision within that bound, are rounded to it in every
+          analysis, and a warning says so: declare a schema to keep them finer.
+        """
         pooled = pd.concat(frames, ignore_index=True)
         columns: dict[str, Column] = {}
         for name in pooled.columns:
@@ -210,6 +240,34 @@ class Schema:
         return found
 
 
+def _declared(column: Column) -> dict[str, Any]:
+    """A column's JSON entry: the fields its kind uses, and any other away from its default."""
+    used = {"kind", *_FIELDS_USED[column.kind]}
+    entry: dict[str, Any] = {}
+    for spec in fields(column):  # in declaration order: kind, lo, hi, precision, codes, unit
+        value = getattr(column, spec.name)
+        if spec.name == "codes" and value:
+            entry["codes"] = [_plain_code(code) for code in value]
+        elif spec.name != "name" and (spec.name in used or value != spec.default):
+            entry[spec.name] = _plain_number(value)
+    return entry
+
+
+_FIELDS_USED = {
+    "int": ("lo", "hi"),
+    "float": ("lo", "hi", "precision"),
+    "category": ("codes",),
+    "bool": (),
+}
+
+
+def _plain_number(value: Any) -> Any:
+    """A whole float as an int (110 rather than 110.0), exactly; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
 def _plain_code(code: Any) -> Any:
     """A category code as a JSON value (numpy integers become ints)."""
     return code.item() if isinstance(code, np.generic) else code
@@ -221,20 +279,46 @@ def _infer_column(name: str, values: pd.Series) -> Column:
     if pd.api.types.is_integer_dtype(values) and len(values):
         return Column(name, "int", float(values.min()), float(values.max()))
     if pd.api.types.is_float_dtype(values) and len(values):
-        decimals = _decimals(values.to_numpy())
-        return Column(
-            name, "float", float(values.min()), float(values.max()), precision=10.0**-decimals
-        )
+        numbers = values.to_numpy(np.float64)
+        if np.all(np.isfinite(numbers)) and np.all(numbers == np.rint(numbers)):
+            return Column(name, "int", float(numbers.min()), float(numbers.max()))
+        return _float_column(name, numbers)
     codes = tuple(sorted(values.unique(), key=str))
     return Column(name, "category", codes=codes)
 
 
-def _decimals(values: np.ndarray) -> int:
-    """The fewest decimals (up to 6) that represent every value."""
-    for decimals in range(7):
-        if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9):
-            return decimals
-    return 6
+def _float_column(name: str, values: np.ndarray) -> Column:
+    """A float column with the coarsest precision that holds every value within the grid
+    bound (see :meth:`Schema.infer`); rounded values are warned of."""
+    lo, hi = float(values.min()), float(values.max())
+    top = max(abs(lo), abs(hi))
+    bounded = [step for step in _INFERRED_STEPS if top / step < 2**_INFERRED_GRID_BITS]
+    exact = next((step for step in bounded if _on_grid(values, step)), None)
+    if exact is not None:
+        return Column(name, "float", lo, hi, precision=exact)
+    step = bounded[-1] if bounded else _INFERRED_STEPS[0]
+    # the range on the same grid, outward, so that the schema prints as one would declare it
+    lo = min(round(math.floor(lo / step) * step, 7), lo)
+    hi = max(round(math.ceil(hi / step) * step, 7), hi)
+    warnings.warn(
+        f"column {name!r}: its values lie on no decimal grid of at most 2^"
+        f"{_INFERRED_GRID_BITS} steps; the inferred precision {step:g} rounds them in every "
+        "analysis (pass schema= to declare a finer one)",
+        stacklevel=4,
+    )
+    return Column(name, "float", lo, hi, precision=step)
+
+
+def _on_grid(values: np.ndarray, step: float) -> bool:
+    """Whether every value is a whole number of steps (to well within float64 rounding)."""
+    return bool(np.allclose(values, np.rint(values / step) * step, rtol=1e-12, atol=1e-9))
+
+
+# Halves and quarters before tenths: a column of half points gets 0.5, not 0.1.
+_INFERRED_STEPS = tuple(
+    float(f"{mantissa}e-{exponent}") for exponent in range(1, 7) for mantissa in ("5", "2.5", "1")
+)
+_INFERRED_GRID_BITS = 20  # float64 moments need <= 21 bits; a quantile search, 8 bits a step
 
 
 _FLOAT64_EXACT_BITS = 53
