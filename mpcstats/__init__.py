@@ -9,6 +9,7 @@ from mpcstats._errors import (
     MpcStatsError,
     PartyUnavailableError,
     ProtocolError,
+    RequestMismatchError,
     SingularMatrixError,
 )
 from mpcstats.client import Federation, connect
@@ -34,6 +35,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "ProtocolError",
+    "RequestMismatchError",
     "RunResult",
     "Schema",
     "SchemaError",
