@@ -217,9 +217,9 @@ class Session:
     def _bind(self, digest: bytes, received: Mapping[int, Payload]) -> dict[int, Payload]:
         """The peers' payloads without their request digests, once all equal ``digest``.
 
-        Every party sent its first message before receiving any, and a party that finds a
-        mismatch does not abort the session, so every party holds every digest and refuses
-        on its own evidence."""
+        Every party sends its first message before it receives any, so unless the session is
+        aborted (the daemon does not abort on a mismatch), every party holds every digest and
+        refuses on its own evidence."""
         differing = {
             j: _stamp(payload) for j, payload in received.items() if _stamp(payload) != digest
         }
