@@ -11,6 +11,7 @@ from mpcstats._errors import (
     PartyUnavailableError,
     PolicyError,
     ProtocolError,
+    RequestMismatchError,
     SingularMatrixError,
 )
 from mpcstats.client import Federation, connect
@@ -37,6 +38,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "ProtocolError",
+    "RequestMismatchError",
     "RunResult",
     "Schema",
     "SchemaError",

@@ -14,7 +14,9 @@ builtin exception a caller would naturally catch::
      │                                      before anything is computed or opened
      ├── InputRangeError (ValueError)       a party's input lies outside its declared range
      ├── ProtocolError (RuntimeError)       a protocol could not complete
-     │    └── PartyUnavailableError         a named peer stopped answering
+     │    ├── PartyUnavailableError         a named peer stopped answering
+     │    └── RequestMismatchError          the parties of a session received different
+     │                                      requests: every party refuses it
      ├── ChannelClosedError (ConnectionError)  the channel of a session was closed
      └── AccessDeniedError (PermissionError)   a party refused this analyst or peer: foreign or
                                             missing certificate, or a name it does not admit
@@ -34,6 +36,7 @@ __all__ = [
     "PartyUnavailableError",
     "PolicyError",
     "ProtocolError",
+    "RequestMismatchError",
     "SingularMatrixError",
 ]
 
@@ -78,6 +81,19 @@ class PartyUnavailableError(ProtocolError):
         who = f"party {party} ({name})" if name else f"party {party}"
         message = f"{who} is unavailable"
         super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class RequestMismatchError(ProtocolError):
+    """The parties of a session received different analysis requests (their request digests
+    differ), so every party refuses the session before it uses anything a peer sent.
+
+    ``parties`` names the parties whose request differs from the reporting party's (empty
+    when the error is rebuilt from a party's message at the analyst's client). The message
+    holds names and digest prefixes, never data."""
+
+    def __init__(self, message: str, parties: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.parties = parties
 
 
 class ChannelClosedError(MpcStatsError, ConnectionError):

@@ -39,6 +39,7 @@ from mpcstats._errors import (
     MpcStatsError,
     PartyUnavailableError,
     ProtocolError,
+    RequestMismatchError,
 )
 from mpcstats.core.field import PrimeField
 from mpcstats.daemon import DETAIL_KEY, ERROR_KEY, PARTY_KEY, policy_message
@@ -69,6 +70,7 @@ _ERRORS: dict[str, type[MpcStatsError]] = {
     )
 }
 _RANK = [  # which failure explains a call best, when several parties report one
+    (RequestMismatchError, 0),  # the parties refused a session whose requests differ
     (ConfigurationError, 0),
     (AccessDeniedError, 0),
     (MpcStatsError, 1),
@@ -416,8 +418,8 @@ def _refusal(name: str, error: grpc.aio.AioRpcError) -> AccessDeniedError | None
 
 
 def _explain(errors: list[BaseException | None]) -> BaseException:
-    """The failure that explains the others: a validation error before a missing party, a
-    missing party before the session aborts it caused."""
+    """The failure that explains the others: a request mismatch or a validation error before
+    a missing party, a missing party before the session aborts it caused."""
     found = [e for e in errors if e is not None]
     primary = [e for e in found if not isinstance(e, ChannelClosedError)]
     candidates = primary or found

@@ -14,6 +14,12 @@ session id the analyst chose, in the analyst's own namespace) over its own table
 derives the same program from the same request, so the parties compute in step; validation
 (schema, policy, filter) happens before the party joins the session.
 
+Nothing obliges a client to send every party the same request, so the parties check it: each
+hashes the request it received (:mod:`mpcstats.request`), the session carries the digest in
+its first all-to-all round, and every party refuses the session with
+:class:`~mpcstats.RequestMismatchError` (FAILED_PRECONDITION) if any peer's digest differs,
+before it uses anything a peer sent. The digest is in the run's audit records.
+
 Leakage: a party sees the request (method, columns, filters, policy) and what the protocol
 opens to all parties (documented per analysis); it never sees a result.
 """
@@ -48,11 +54,13 @@ from mpcstats._errors import (
     PartyUnavailableError,
     PolicyError,
     ProtocolError,
+    RequestMismatchError,
 )
 from mpcstats.audit import AuditLog
 from mpcstats.config import PartyConfig
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
+from mpcstats.request import AnalysisRequest, certificate_fingerprint
 from mpcstats.stats.analysis import PUBLIC, Program, from_request
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema, SchemaError
@@ -72,7 +80,13 @@ _PROGRESS_INTERVAL = 0.5
 _RELINK_INTERVAL = 2.0
 _ABORT_GRACE = 1.0  # how long aborted sessions get to report their reason at shutdown
 
+# A request mismatch is FAILED_PRECONDITION, not PERMISSION_DENIED: this party's request is
+# valid and the analyst may make it; what fails is the precondition of any joint computation,
+# that every party holds the same request. A party cannot tell a hostile client from a broken
+# one, and a client that falls back on the status alone reads PERMISSION_DENIED as a refused
+# certificate. Retrying does not help until the client sends every party one request.
 _STATUS: list[tuple[type[BaseException], grpc.StatusCode]] = [  # most specific first
+    (RequestMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
     (SchemaError, grpc.StatusCode.FAILED_PRECONDITION),
     (PolicyError, grpc.StatusCode.PERMISSION_DENIED),
     (ConfigurationError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -225,7 +239,13 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
     ) -> AsyncIterator[analyst_pb2.RunUpdate]:
         analyst = await self._analyst(context)
         key = f"{analyst}/{request.session_id}"
-        query = {"session": key, "dataset": request.dataset, "method": request.method}
+        digest = _request(request, key, analyst, _certificate(context)).digest()
+        query = {
+            "session": key,
+            "dataset": request.dataset,
+            "method": request.method,
+            "request": digest.hex(),
+        }
         # the record syncs to disk while the session computes, and before anything is released
         logged = self.audit.submit(
             "run", analyst=analyst, arguments=request.arguments_json, **query
@@ -233,7 +253,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         started = time.perf_counter()
         ended: BaseException | None = ChannelClosedError("the analyst cancelled")
         try:
-            async for update in self._run(key, request):
+            async for update in self._run(key, request, digest):
                 if update.HasField("output"):
                     await asyncio.wrap_future(logged)
                     ended = None  # released: the analyst ends the call once it has every output
@@ -260,12 +280,15 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
     def _finish(self, query: dict[str, str], started: float, error: BaseException | None) -> None:
         outcome = "ok" if error is None else type(error).__name__
         seconds = round(time.perf_counter() - started, 3)
-        self.audit.submit("end", outcome=outcome, seconds=seconds, **query)
-        details = {**query, "outcome": outcome, "seconds": seconds, "party": self.name}
+        differing = (
+            {"differing": list(error.parties)} if isinstance(error, RequestMismatchError) else {}
+        )
+        self.audit.submit("end", outcome=outcome, seconds=seconds, **differing, **query)
+        details = {**query, **differing, "outcome": outcome, "seconds": seconds, "party": self.name}
         (log.info if error is None else log.warning)("analysis ended", extra=details)
 
     async def _run(
-        self, key: str, request: analyst_pb2.RunRequest
+        self, key: str, request: analyst_pb2.RunRequest, digest: bytes
     ) -> AsyncIterator[analyst_pb2.RunUpdate]:
         if not self._accepting:
             raise ChannelClosedError(f"{self.name} is shutting down")
@@ -281,7 +304,14 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         await self.network.connect(self.config.addresses)
         field = PrimeField.with_bits(modulus_bits)
         channel = self.network.channel(key, field)
-        session = Session(self.index, len(self.config.parties), channel, modulus=field.order)
+        session = Session(
+            self.index,
+            len(self.config.parties),
+            channel,
+            modulus=field.order,
+            request_digest=digest,
+            names=self.config.parties,
+        )
         run = _Run(key, asyncio.ensure_future(self._compute(session, program, table)), session)
         self.runs[key] = run
         try:
@@ -303,11 +333,13 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
     ) -> dict[str, Any]:
         """Run the party's side of the session; on failure tell the peers at once, unless the
         failure is that a peer stopped the session: it told every party why, and an abort from
-        here could reach a third party first and hide that reason."""
+        here could reach a third party first and hide that reason. Nor after a request
+        mismatch: every party finds it from the digests it holds, and an abort from here would
+        drop the first messages a slower party has yet to read, leaving it no evidence."""
         try:
             session.prepare_setup()  # the keys travel with the program's first pooling round
             return await program(session, table)
-        except ChannelClosedError:
+        except (ChannelClosedError, RequestMismatchError):
             raise
         except MpcStatsError as error:
             with contextlib.suppress(MpcStatsError):
@@ -346,6 +378,30 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
                 trailing_metadata=((ERROR_KEY, AccessDeniedError.__name__),),
             )
         return name
+
+
+def _certificate(context: grpc.aio.ServicerContext) -> str:
+    """The SHA-256 fingerprint of the caller's certificate, or "" if gRPC does not give it."""
+    pems = context.auth_context().get("x509_pem_cert", [])
+    return certificate_fingerprint(pems[0]) if len(pems) == 1 else ""
+
+
+def _request(
+    request: analyst_pb2.RunRequest, session: str, analyst: str, certificate: str
+) -> AnalysisRequest:
+    """The request as this party received it, for its digest."""
+    return AnalysisRequest(
+        session=session,
+        analyst=analyst,
+        certificate=certificate,
+        dataset=request.dataset,
+        method=request.method,
+        arguments_json=request.arguments_json,
+        k=request.policy.k,
+        allow_extremes=request.policy.allow_extremes,
+        max_parameter_fraction=request.policy.max_parameter_fraction,
+        schema_json=request.schema_json,
+    )
 
 
 def _progress(session: Session) -> analyst_pb2.Progress:

@@ -6,6 +6,12 @@ infers one from the data, which only a simulation may do. With two hospitals a d
 party makes the third compute party. ``LocalSimulator(n=3).run(program)`` is the low-level use:
 run a secure program on every party and see its rounds and bytes.
 
+An analysis binds its simulated parties to its request as daemons are bound (see
+:mod:`mpcstats.request`): every party's session carries the digest of the call, and the
+parties compare digests in their first all-to-all round. Every simulated party is handed the
+same request, so the comparison always agrees here; it runs so that the simulator exercises
+the daemons' code path and counts the same rounds. Bare programs run without a digest.
+
 ``transport="grpc"`` runs the same parties over the real transport instead of memory
 channels: one :class:`~mpcstats.transport.grpc_channel.GrpcNetwork` per party on loopback,
 with mutual TLS under a throwaway PKI made for the run, all in this process.
@@ -27,6 +33,7 @@ import pandas as pd
 from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
 from mpcstats.protocols.session import DEFAULT_KAPPA, Session, Stats
+from mpcstats.request import AnalysisRequest
 from mpcstats.stats.analysis import Analysis, Plan
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema
@@ -141,10 +148,28 @@ class LocalSimulator(Study):
             frame = self.frames[session.party] if session.party < len(self.frames) else None
             return plan.program(session, frame)
 
+        digest = self._request(analysis).digest()
         self.last_run = _run_sync(
-            lambda: self.run_async(with_data, modulus_bits=plan.modulus_bits, pooled_setup=True)
+            lambda: self.run_async(
+                with_data, modulus_bits=plan.modulus_bits, pooled_setup=True, request_digest=digest
+            )
         )
         return self.last_run.outputs, self.last_run.output_degree
+
+    def _request(self, analysis: Analysis) -> AnalysisRequest:
+        """The request of ``analysis``, as a daemon would receive it."""
+        return AnalysisRequest(
+            session="simulation",
+            analyst="",
+            certificate="",
+            dataset="",
+            method=analysis.name,
+            arguments_json=analysis.to_json(),
+            k=self.policy.k,
+            allow_extremes=self.policy.allow_extremes,
+            max_parameter_fraction=self.policy.max_parameter_fraction,
+            schema_json=self.schema.to_json(),
+        )
 
     async def run_async(
         self,
@@ -152,11 +177,13 @@ class LocalSimulator(Study):
         *,
         modulus_bits: int | None = None,
         pooled_setup: bool = False,
+        request_digest: bytes | None = None,
     ) -> RunResult:
         """Run ``program(session)`` on every party; a failure at one party stops them all.
 
         With ``pooled_setup`` the PRSS keys travel with the program's first pooling round, as
-        in a daemon (statistics start by pooling); otherwise they take a round of their own."""
+        in a daemon (statistics start by pooling); otherwise they take a round of their own.
+        With ``request_digest`` every party's session is bound to it, as in a daemon."""
         bits = modulus_bits or self.modulus_bits
         opened = _memory_channels if self.transport == "memory" else _grpc_channels
         async with opened(self.n, self.timeout, PrimeField.with_bits(bits)) as channels:
@@ -169,6 +196,7 @@ class LocalSimulator(Study):
                     modulus_bits=bits,
                     kappa=self.kappa,
                     record_openings=self.record_openings,
+                    request_digest=request_digest,
                 )
                 for i, channel in enumerate(channels)
             ]

@@ -24,6 +24,7 @@ LAYERS = [
     ("mpcstats.protocols",),
     ("mpcstats.stats", "mpcstats.datasets"),
     (
+        "mpcstats.request",
         "mpcstats.simulator",
         "mpcstats.client",
         "mpcstats.daemon",

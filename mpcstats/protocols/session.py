@@ -12,6 +12,15 @@ starts by pooling its aggregates with :func:`~mpcstats.protocols.sharing.input_a
 that round. Until the keys have arrived, reading :attr:`Session.prss` is an error, not None, so
 no protocol silently falls back to interactive randomness.
 
+A session given a request digest (the hash of the analysis request this party received, see
+:mod:`mpcstats.request`) binds its parties to one request: the digest travels with the
+session's first all-to-all round, and each party compares every peer's digest with its own
+before it returns any of that round's payloads, raising :class:`RequestMismatchError` if one
+differs. A session whose first round is not all-to-all runs a round of digests first, so no
+payload leaves a party before the parties agree. Piggybacking is safe because the first round
+carries at most one degree-t Shamir share of a party's input to each peer (uniformly random
+on its own, whatever the input), and nothing received is used before the comparison.
+
 :meth:`Session.together` runs independent protocols side by side with their rounds merged: the
 r-th message to a peer carries every protocol's r-th message to it, so the whole costs the
 rounds of the longest protocol, and still one message per peer per round.
@@ -22,13 +31,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from mpcstats._errors import ConfigurationError, ProtocolError
+from mpcstats._errors import ConfigurationError, ProtocolError, RequestMismatchError
 from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
 from mpcstats.core.gf256 import GF256
 from mpcstats.core.prss import PRSS, dealer, prss_available, unqualified_sets
@@ -83,6 +92,8 @@ class Session:
         threshold: int | None = None,
         kappa: int = DEFAULT_KAPPA,
         record_openings: bool = False,
+        request_digest: bytes | None = None,
+        names: Sequence[str] = (),
     ) -> None:
         if not 3 <= n <= 16:
             raise ConfigurationError(f"mpcstats runs with 3 to 16 compute parties, not {n}")
@@ -93,6 +104,8 @@ class Session:
             )
         if not 0 <= party < n:
             raise ConfigurationError(f"party id {party} is outside 0..{n - 1}")
+        if names and len(names) != n:
+            raise ConfigurationError(f"{len(names)} party names for {n} parties")
         if kappa < 30:
             raise ConfigurationError(f"a statistical security margin of {kappa} bits is too small")
         self.party, self.n, self.t, self.kappa = party, n, t, kappa
@@ -107,6 +120,9 @@ class Session:
         self._prss: PRSS | None = None
         self._deal: _KeyDeal | None = None  # keys drawn, waiting for the first all-to-all round
         self._round = 0
+        self.request_digest = request_digest
+        self.names = list(names)  # for messages; parties are numbered when it is empty
+        self._unbound = request_digest is not None  # until every peer's digest matched
 
     def __repr__(self) -> str:
         return f"Session(party={self.party}, n={self.n}, t={self.t}, field={self.field!r})"
@@ -164,9 +180,16 @@ class Session:
     async def _exchange_now(
         self, outgoing: Mapping[int, Payload], expect: Iterable[int], all_to_all: bool
     ) -> dict[int, Payload]:
+        if self._unbound and not all_to_all:  # nothing may leave before the parties agree
+            digests_only: dict[int, Payload] = {j: [] for j in self._peers()}
+            await self._exchange_now(digests_only, range(self.n), True)
         deal = self._deal if all_to_all else None
         if deal is not None:
             outgoing = {j: [*payload, deal.keys_for(j)] for j, payload in outgoing.items()}
+        binding = self.request_digest if all_to_all and self._unbound else None
+        if binding is not None:
+            stamp = np.frombuffer(binding, dtype=np.uint8)
+            outgoing = {j: [*payload, stamp] for j, payload in outgoing.items()}
         self._round += 1
         round_id = self._round
         self.stats.rounds += 1
@@ -181,10 +204,46 @@ class Session:
             for peer in expect
             if peer != self.party
         }
+        if binding is not None:
+            received = self._bind(binding, received)
         if deal is not None:
             self._finish_setup(deal, {j: payload[-1] for j, payload in received.items()})
             received = {j: payload[:-1] for j, payload in received.items()}
         return received
+
+    def _peers(self) -> list[int]:
+        return [j for j in range(self.n) if j != self.party]
+
+    def _bind(self, digest: bytes, received: Mapping[int, Payload]) -> dict[int, Payload]:
+        """The peers' payloads without their request digests, once all equal ``digest``.
+
+        Every party sends its first message before it receives any, so unless the session is
+        aborted (the daemon does not abort on a mismatch), every party holds every digest and
+        refuses on its own evidence."""
+        differing = {
+            j: _stamp(payload) for j, payload in received.items() if _stamp(payload) != digest
+        }
+        if differing:
+            raise self._mismatch(digest, differing)
+        self._unbound = False
+        return {j: payload[:-1] for j, payload in received.items()}
+
+    def _mismatch(
+        self, digest: bytes, differing: Mapping[int, bytes | None]
+    ) -> RequestMismatchError:
+        who = tuple(self._name(j) for j in sorted(differing))
+        theirs = ", ".join(
+            f"{self._name(j)} ({_prefix(stamp)})" for j, stamp in sorted(differing.items())
+        )
+        return RequestMismatchError(
+            f"the analysis request differs at {theirs} from {self._name(self.party)}'s "
+            f"({_prefix(digest)}): the parties refuse the session before using anything a "
+            "peer sent",
+            who,
+        )
+
+    def _name(self, party: int) -> str:
+        return self.names[party] if self.names else f"party {party}"
 
     def record(self, label: str, kind: str, values: np.ndarray, receiver: int | None) -> None:
         """Log an opening; only the opening protocol calls this."""
@@ -206,13 +265,24 @@ class Session:
             return
         deal = self._deal or _KeyDeal.draw(self.party, self.n, self.t)
         self._deal = None
-        payloads = {j: [deal.keys_for(j)] for j in range(self.n) if j != self.party}
-        received = await self.exchange(payloads, range(self.n))
+        payloads = {j: [deal.keys_for(j)] for j in self._peers()}
+        received = await self.exchange(payloads, range(self.n), all_to_all=True)
         self._finish_setup(deal, {j: payload[0] for j, payload in received.items()})
 
     def _finish_setup(self, deal: _KeyDeal, received: Mapping[int, np.ndarray]) -> None:
         self._deal = None
         self._prss = PRSS(self.party, self.n, self.t, deal.keys(received))
+
+
+def _stamp(payload: Payload) -> bytes | None:
+    """The request digest a peer's first message ends with, or None if it ends otherwise."""
+    last = payload[-1] if payload else None
+    return last.tobytes() if last is not None and last.dtype == np.uint8 else None
+
+
+def _prefix(digest: bytes | None) -> str:
+    """A digest's first 12 hex digits, for messages."""
+    return "request " + digest.hex()[:12] if digest is not None else "no request digest"
 
 
 @dataclass
