@@ -24,7 +24,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, GATE_MARGIN, field_bits
 from mpcstats.stats.local import row_count, select
 from mpcstats.stats.policy import Policy
@@ -64,6 +64,10 @@ class Prevalence(Analysis):
 
     column: str
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        # 0. the records it uses: those passing the filter, complete in the column
+        return Cohort(self.where, (self.column,))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[PrevalenceResult]:
         # 1. check: the analyst and every party refuse the same requests

@@ -3,28 +3,32 @@
 from mpcstats import datasets
 from mpcstats._errors import (
     AccessDeniedError,
+    AuditError,
     ChannelClosedError,
     ConfigurationError,
+    FilterError,
     HeadroomError,
     InputRangeError,
     MpcStatsError,
+    OverlapError,
     PartyUnavailableError,
     PolicyError,
     ProtocolError,
     RequestMismatchError,
+    SchemaError,
     SingularMatrixError,
 )
 from mpcstats.client import Federation, connect
 from mpcstats.simulator import LocalSimulator, RunResult
-from mpcstats.stats.filters import FilterError
 from mpcstats.stats.policy import Policy
-from mpcstats.stats.schema import Column, Schema, SchemaError
+from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.tables import SqlTable
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
+    "AuditError",
     "ChannelClosedError",
     "Column",
     "ConfigurationError",
@@ -34,6 +38,7 @@ __all__ = [
     "InputRangeError",
     "LocalSimulator",
     "MpcStatsError",
+    "OverlapError",
     "PartyUnavailableError",
     "Policy",
     "PolicyError",

@@ -7,7 +7,9 @@ builtin exception a caller would naturally catch::
      ├── ConfigurationError (ValueError)    bad parameters: n, t, modulus, party ids, shapes
      │    ├── SchemaError                   data or schemas that do not match the study schema
      │    │    └── FilterError              a where= filter that does not parse
+     │    ├── AuditError                    an audit log whose chain is broken
      │    ├── PolicyError                   an output the disclosure policy does not allow
+     │    │    └── OverlapError             records too close to an earlier analysis' ones
      │    └── SingularMatrixError           a matrix to invert is singular (collinear model
      │                                      columns); only that fact is revealed
      ├── HeadroomError (OverflowError)      a declared range would not fit the field: refused
@@ -28,15 +30,19 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "AuditError",
     "ChannelClosedError",
     "ConfigurationError",
+    "FilterError",
     "HeadroomError",
     "InputRangeError",
     "MpcStatsError",
+    "OverlapError",
     "PartyUnavailableError",
     "PolicyError",
     "ProtocolError",
     "RequestMismatchError",
+    "SchemaError",
     "SingularMatrixError",
 ]
 
@@ -49,8 +55,26 @@ class ConfigurationError(MpcStatsError, ValueError):
     """Invalid parameters for a session, field or protocol call."""
 
 
+class SchemaError(ConfigurationError):
+    """Data or schemas that do not match the study's schema; the message names the column."""
+
+
+class FilterError(SchemaError):
+    """A filter that does not parse or names an unknown column."""
+
+
+class AuditError(ConfigurationError):
+    """An audit log whose chain is broken; the message names the line."""
+
+
 class PolicyError(ConfigurationError):
     """The disclosure policy does not allow this output."""
+
+
+class OverlapError(PolicyError):
+    """An analysis' records differ from an earlier analysis' by fewer than k: the two results
+    together could reveal single patients (query-set overlap control). Every party reaches this
+    verdict on its own, from the same opened gate."""
 
 
 class SingularMatrixError(ConfigurationError):

@@ -20,15 +20,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from mpcstats._errors import ConfigurationError
+from mpcstats._errors import AuditError
 
-__all__ = ["GENESIS", "AuditError", "AuditLog", "verify"]
+__all__ = ["GENESIS", "AuditLog", "verify"]
 
 GENESIS = "0" * 64  # the ``prev`` of a log's first record
-
-
-class AuditError(ConfigurationError):
-    """An audit log whose chain is broken; the message names the line."""
 
 
 def _digest(prev: str, record: dict[str, Any]) -> str:

@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 import grpc
 from tqdm.auto import tqdm
 
-from mpcstats import _errors
 from mpcstats._errors import (
     AccessDeniedError,
     ChannelClosedError,
@@ -42,14 +41,20 @@ from mpcstats._errors import (
     RequestMismatchError,
 )
 from mpcstats.core.field import PrimeField
-from mpcstats.daemon import DETAIL_KEY, ERROR_KEY, PARTY_KEY, policy_message
 from mpcstats.stats.analysis import PUBLIC, Analysis, Plan
-from mpcstats.stats.filters import FilterError
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema, SchemaError
 from mpcstats.stats.study import Study
 from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
 from mpcstats.transport.grpc_channel import Limits, decode_tensor
+from mpcstats.wire import (
+    DETAIL_KEY,
+    ERROR_KEY,
+    ERRORS,
+    PARTY_KEY,
+    policy_from_message,
+    policy_message,
+)
 
 __all__ = ["Federation", "connect"]
 
@@ -61,14 +66,6 @@ _REPORT_GRACE = 2.0  # after one party fails, how long the others may take to sa
 _PENDING: contextvars.ContextVar[list[concurrent.futures.Future[Any]] | None] = (
     contextvars.ContextVar("mpcstats_pending", default=None)
 )  # the calls an ``aio`` method has running on the client's loop, to cancel with it
-_ERRORS: dict[str, type[MpcStatsError]] = {
-    cls.__name__: cls
-    for cls in (
-        *(getattr(_errors, name) for name in _errors.__all__),
-        SchemaError,
-        FilterError,
-    )
-}
 _RANK = [  # which failure explains a call best, when several parties report one
     (RequestMismatchError, 0),  # the parties refused a session whose requests differ
     (ConfigurationError, 0),
@@ -154,10 +151,11 @@ class Federation(Study):
             self._parties = self._call(self._open(entries, credentials))
             self.names = [p.info.party for p in self._parties]
             self.dataset, self.schema = self._agree_schema(dataset)
-            self.policy = _strictest([_policy(p.info.policy) for p in self._parties])
+            self.policy = _strictest([policy_from_message(p.info.policy) for p in self._parties])
         except BaseException:
             self.close()
             raise
+        self._one_at_a_time = asyncio.Lock()
         self.aio = _AsyncStudy(self)
 
     def __repr__(self) -> str:
@@ -302,6 +300,13 @@ class Federation(Study):
         return _decode(outputs, plan.modulus_bits)
 
     async def _run(self, request: analyst_pb2.RunRequest) -> list[analyst_pb2.Output]:
+        """Every party's output for ``request``, one analysis at a time: the parties refuse a
+        second analysis of one analyst while one runs (its overlap check must see the sets of
+        the one before)."""
+        async with self._one_at_a_time:
+            return await self._run_alone(request)
+
+    async def _run_alone(self, request: analyst_pb2.RunRequest) -> list[analyst_pb2.Output]:
         """Every party's output for ``request``; the first failure cancels every party's call."""
         bar = tqdm(desc=request.method, unit=" rounds", delay=1.0, disable=not self.progress)
         calls = [p.stub.Run(request, timeout=self.query_timeout) for p in self._parties]
@@ -383,7 +388,7 @@ def _decode(
 def _error(party: _Party, error: grpc.aio.AioRpcError) -> MpcStatsError:
     """The mpcstats error a party reported, or what its failed call means."""
     metadata = dict(error.trailing_metadata() or ())
-    kind = _ERRORS.get(str(metadata.get(ERROR_KEY, "")))
+    kind = ERRORS.get(str(metadata.get(ERROR_KEY, "")))
     if kind is PartyUnavailableError:
         missing = int(metadata.get(PARTY_KEY, -1))
         names = list(party.info.parties)
@@ -467,10 +472,6 @@ def _probe_tls(party: _Party, files: dict[str, Path]) -> str | None:
         return f"the TLS handshake failed: {error.reason or error}"
     except (OSError, ValueError):
         return None
-
-
-def _policy(message: analyst_pb2.Policy) -> Policy:
-    return Policy(message.k, message.allow_extremes, message.max_parameter_fraction)
 
 
 def _strictest(policies: list[Policy]) -> Policy:

@@ -34,6 +34,8 @@
     path = "data/cohort.csv"
     schema = "schema.json"          # the federation's data dictionary for this dataset
     stage = "data/cohort.sqlite"    # optional: for files larger than memory (see staging)
+    key = "patient_id"              # optional (required for sql): a column that identifies a
+                                    # record, for the overlap control (default: row position)
 
 Relative paths are relative to the configuration file. A helper party has no datasets.
 Every error names the file, the section and the key.
@@ -73,9 +75,9 @@ _KEYS = {  # every key a section may hold: a misspelt one is an error, not a sil
 }
 _SECTIONS = {*_KEYS, "datasets"}
 _DATASET_KEYS = {  # by format: (required, optional) keys; every dataset also needs a schema
-    "csv": (("path",), ("stage",)),
-    "parquet": (("path",), ("stage",)),
-    "sql": (("url", "table"), ()),
+    "csv": (("path",), ("stage", "key")),
+    "parquet": (("path",), ("stage", "key")),
+    "sql": (("url", "table"), ("key",)),
 }
 _KINDS = {
     str: "a string",

@@ -48,13 +48,13 @@ from mpcstats._errors import (
     AccessDeniedError,
     ChannelClosedError,
     ConfigurationError,
-    HeadroomError,
-    InputRangeError,
     MpcStatsError,
+    OverlapError,
     PartyUnavailableError,
     PolicyError,
     ProtocolError,
     RequestMismatchError,
+    SchemaError,
 )
 from mpcstats.audit import AuditLog
 from mpcstats.config import PartyConfig
@@ -62,20 +62,26 @@ from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
 from mpcstats.request import AnalysisRequest, certificate_fingerprint
 from mpcstats.stats.analysis import PUBLIC, Program, from_request
+from mpcstats.stats.disclosure import CohortRecord, bound, guarded
 from mpcstats.stats.policy import Policy
-from mpcstats.stats.schema import Schema, SchemaError
+from mpcstats.stats.schema import Schema
 from mpcstats.stats.staging import stage
 from mpcstats.stats.tables import SqlTable
 from mpcstats.transport._proto.v1 import analyst_pb2, analyst_pb2_grpc
 from mpcstats.transport.grpc_channel import GrpcNetwork, encode_tensor
+from mpcstats.wire import (
+    DETAIL_KEY,
+    ERROR_KEY,
+    PARTY_KEY,
+    policy_from_message,
+    policy_message,
+    status_of,
+)
 
-__all__ = ["ERROR_KEY", "PartyDaemon", "policy_message", "serve"]
+__all__ = ["PartyDaemon", "serve"]
 
 log = logging.getLogger("mpcstats.daemon")
 
-ERROR_KEY = "mpcstats-error"  # trailing metadata: the mpcstats exception class of a failure
-PARTY_KEY = "mpcstats-party"  # ... and for PartyUnavailableError, the missing party's index
-DETAIL_KEY = "mpcstats-detail"  # ... and why it is missing
 _PROGRESS_INTERVAL = 0.5
 _RELINK_INTERVAL = 2.0
 _ABORT_GRACE = 1.0  # how long aborted sessions get to report their reason at shutdown
@@ -85,25 +91,6 @@ _ABORT_GRACE = 1.0  # how long aborted sessions get to report their reason at sh
 # that every party holds the same request. A party cannot tell a hostile client from a broken
 # one, and a client that falls back on the status alone reads PERMISSION_DENIED as a refused
 # certificate. Retrying does not help until the client sends every party one request.
-_STATUS: list[tuple[type[BaseException], grpc.StatusCode]] = [  # most specific first
-    (RequestMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
-    (SchemaError, grpc.StatusCode.FAILED_PRECONDITION),
-    (PolicyError, grpc.StatusCode.PERMISSION_DENIED),
-    (ConfigurationError, grpc.StatusCode.INVALID_ARGUMENT),
-    (HeadroomError, grpc.StatusCode.OUT_OF_RANGE),
-    (InputRangeError, grpc.StatusCode.OUT_OF_RANGE),
-    (PartyUnavailableError, grpc.StatusCode.UNAVAILABLE),
-    (ChannelClosedError, grpc.StatusCode.ABORTED),
-    (MpcStatsError, grpc.StatusCode.INTERNAL),
-]
-
-
-def policy_message(policy: Policy) -> analyst_pb2.Policy:
-    return analyst_pb2.Policy(
-        k=policy.k,
-        allow_extremes=policy.allow_extremes,
-        max_parameter_fraction=policy.max_parameter_fraction,
-    )
 
 
 def _check_policy(requested: Policy, own: Policy, party: str) -> None:
@@ -143,6 +130,8 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
             for name, dataset in config.datasets.items()
         }
         self.audit = AuditLog(config.audit_path)
+        # the sets of its records each analyst's analyses used: kept beside the audit log
+        self.cohorts = CohortRecord(config.audit_path.parent / "cohorts")
         self.network = GrpcNetwork(
             self.index,
             config.parties,
@@ -153,6 +142,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         )
         self.health = HealthServicer()
         self.runs: dict[str, _Run] = {}
+        self._analysing: set[str] = set()  # scopes (analyst/dataset) with a session running
         self.port = 0
         self._accepting = False
         self._relinker: asyncio.Task[None] | None = None
@@ -295,23 +285,55 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         table = self._table(request)
         schema = Schema.from_json(request.schema_json, "the request's schema")
         self._check_schema(request.dataset, schema)
-        requested = Policy(
-            request.policy.k, request.policy.allow_extremes, request.policy.max_parameter_fraction
-        )
+        requested = policy_from_message(request.policy)
         _check_policy(requested, self.config.policy, self.name)
-        plan = from_request(request.method, request.arguments_json).plan(schema, requested)
-        program, modulus_bits = plan.program, plan.modulus_bits
+        analysis = from_request(request.method, request.arguments_json)
+        plan = analysis.plan(schema, requested)
+        scope = f"{key.split('/', 1)[0]}/{request.dataset}"  # the analyst, and the dataset
+        if scope in self._analysing:  # its overlap check would not see the running one's sets
+            raise PolicyError(
+                f"{self.name}: an analysis of {scope} is already running; the analyses of one "
+                "analyst on one dataset run one after another"
+            )
+        self._analysing.add(scope)
+        try:
+            program, state = guarded(
+                plan.program,
+                analysis,
+                schema,
+                requested,
+                self.cohorts,
+                scope,
+                self._key(request.dataset),
+            )
+            session = await self._session(key, plan.modulus_bits, bound(digest, state))
+            async for update in self._follow(key, session, program, table, plan.modulus_bits):
+                yield update
+        finally:
+            self._analysing.discard(scope)
+
+    async def _session(self, key: str, modulus_bits: int, digest: bytes) -> Session:
+        """This party's side of session ``key``, bound to the request ``digest``."""
         await self.network.connect(self.config.addresses)
         field = PrimeField.with_bits(modulus_bits)
-        channel = self.network.channel(key, field)
-        session = Session(
+        return Session(
             self.index,
             len(self.config.parties),
-            channel,
+            self.network.channel(key, field),
             modulus=field.order,
             request_digest=digest,
             names=self.config.parties,
         )
+
+    async def _follow(
+        self,
+        key: str,
+        session: Session,
+        program: Program,
+        table: pd.DataFrame | SqlTable | None,
+        modulus_bits: int,
+    ) -> AsyncIterator[analyst_pb2.RunUpdate]:
+        """Run ``program`` in ``session``: progress while it runs, then this party's output."""
         run = _Run(key, asyncio.ensure_future(self._compute(session, program, table)), session)
         self.runs[key] = run
         try:
@@ -326,7 +348,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
                 run.task.cancel()
                 await asyncio.gather(run.task, return_exceptions=True)
                 with contextlib.suppress(MpcStatsError):
-                    await asyncio.shield(channel.close(f"{self.name} stopped the session"))
+                    await asyncio.shield(session.channel.close(f"{self.name} stopped the session"))
 
     async def _compute(
         self, session: Session, program: Program, table: pd.DataFrame | SqlTable | None
@@ -334,17 +356,25 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         """Run the party's side of the session; on failure tell the peers at once, unless the
         failure is that a peer stopped the session: it told every party why, and an abort from
         here could reach a third party first and hide that reason. Nor after a request
-        mismatch: every party finds it from the digests it holds, and an abort from here would
-        drop the first messages a slower party has yet to read, leaving it no evidence."""
+        mismatch or an overlap refusal: every party finds it from the digests it holds or the
+        verdict opened to all, and an abort from here would drop messages a slower party has
+        yet to read, leaving it no evidence."""
         try:
             session.prepare_setup()  # the keys travel with the program's first pooling round
             return await program(session, table)
-        except (ChannelClosedError, RequestMismatchError):
+        except (ChannelClosedError, RequestMismatchError, OverlapError):
             raise
         except MpcStatsError as error:
             with contextlib.suppress(MpcStatsError):
                 await session.channel.close(f"{self.name} failed: {type(error).__name__}")
             raise
+
+    def _key(self, dataset: str) -> str | None:
+        """The dataset's declared key column, if any (a helper has none)."""
+        if self.config.helper:
+            return None
+        key = self.config.datasets[dataset].source.get("key")
+        return key if isinstance(key, str) else None
 
     def _table(self, request: analyst_pb2.RunRequest) -> pd.DataFrame | SqlTable | None:
         if self.config.helper:
@@ -427,7 +457,7 @@ def _output(session: Session, outputs: dict[str, Any], modulus_bits: int) -> ana
 
 async def _abort(context: grpc.aio.ServicerContext, party: str, error: MpcStatsError) -> NoReturn:
     """End the call with the status matching ``error``; the metadata names its class."""
-    code = next(code for kind, code in _STATUS if isinstance(error, kind))
+    code = status_of(error)
     metadata: list[tuple[str, str]] = [(ERROR_KEY, type(error).__name__)]
     if isinstance(error, PartyUnavailableError):
         metadata += [(PARTY_KEY, str(error.party)), (DETAIL_KEY, error.detail)]
@@ -445,7 +475,7 @@ def _load_table(
         if not isinstance(url, str) or not isinstance(table, str):
             raise ConfigurationError(f'[datasets.{dataset}] format = "sql" needs url and table')
         try:
-            sql = SqlTable(url, table)
+            sql = SqlTable(url, table, key=source.get("key"))
         except ConfigurationError as error:
             raise ConfigurationError(f"[datasets.{dataset}]: {error}") from None
         sql.check(schema, f"{party} ({dataset})")
@@ -458,7 +488,9 @@ def _load_table(
     staged = source.get("stage")
     if staged is not None:  # larger than memory: imported in chunks, analyses pushed down
         try:
-            return stage(Path(path), kind, schema, Path(staged), f"{party} ({dataset})")
+            staged_table = stage(Path(path), kind, schema, Path(staged), f"{party} ({dataset})")
+            staged_table.key = source.get("key")  # imported with every column of the file
+            return staged_table
         except ConfigurationError as error:
             raise ConfigurationError(f"[datasets.{dataset}]: {error}") from None
     try:

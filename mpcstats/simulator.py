@@ -35,6 +35,7 @@ from mpcstats.core.field import DEFAULT_MODULUS_BITS, PrimeField
 from mpcstats.protocols.session import DEFAULT_KAPPA, Session, Stats
 from mpcstats.request import AnalysisRequest
 from mpcstats.stats.analysis import Analysis, Plan
+from mpcstats.stats.disclosure import CohortRecord, bound, guarded
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Schema
 from mpcstats.stats.study import Study
@@ -44,9 +45,11 @@ from mpcstats.transport.grpc_channel import GrpcNetwork
 from mpcstats.transport.memory import MemoryNetwork
 from mpcstats.transport.pki import create_ca, issue
 
-__all__ = ["LocalSimulator", "RunResult"]
+__all__ = ["SCOPE", "LocalSimulator", "RunResult"]
 
 T = TypeVar("T")
+
+SCOPE = "simulation"  # the simulator's one analyst and dataset: its overlap control's scope
 
 
 @dataclass(repr=False)
@@ -132,6 +135,8 @@ class LocalSimulator(Study):
         self.record_openings = record_openings
         self.timeout = timeout
         self.last_run: RunResult | None = None
+        # each party's record of the sets its analyses used (query-set overlap control)
+        self.cohorts = [CohortRecord() for _ in range(self.n)]
 
     def __enter__(self) -> LocalSimulator:
         return self
@@ -144,11 +149,16 @@ class LocalSimulator(Study):
         return f"LocalSimulator({hospitals}n={self.n})"
 
     def _execute(self, analysis: Analysis, plan: Plan[Any]) -> tuple[list[dict[str, Any]], int]:
+        checked = [
+            guarded(plan.program, analysis, self.schema, self.policy, record, SCOPE)
+            for record in self.cohorts
+        ]
+
         def with_data(session: Session) -> Awaitable[Any]:
             frame = self.frames[session.party] if session.party < len(self.frames) else None
-            return plan.program(session, frame)
+            return checked[session.party][0](session, frame)
 
-        digest = self._request(analysis).digest()
+        digest = bound(self._request(analysis).digest(), checked[0][1])
         self.last_run = _run_sync(
             lambda: self.run_async(
                 with_data, modulus_bits=plan.modulus_bits, pooled_setup=True, request_digest=digest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ LAYERS = [
     ("mpcstats.stats", "mpcstats.datasets"),
     (
         "mpcstats.request",
+        "mpcstats.wire",
         "mpcstats.simulator",
         "mpcstats.client",
         "mpcstats.daemon",
@@ -92,6 +94,28 @@ def test_the_layering_check_sees_an_upward_import(tmp_path: Path) -> None:
     upward.write_text("def f():\n    from mpcstats.daemon import PartyDaemon\n")
     assert "mpcstats.daemon" in _imports(upward)
     assert _layer("mpcstats.daemon") > _layer("mpcstats.stats.counts")  # type: ignore[operator]
+
+
+def test_importing_mpcstats_does_not_load_the_daemon() -> None:
+    """The analyst's client and the daemon share only mpcstats.wire."""
+    code = "import sys, mpcstats; print('mpcstats.daemon' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert loaded.stdout.strip() == "False"
+
+
+def test_every_exception_lives_in_one_tree() -> None:
+    """Every exception class mpcstats defines is in mpcstats._errors (one tree, one module)."""
+    defined = {
+        f"{module}.{node.name}"
+        for module, path in _modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+        and any(getattr(base, "id", "").endswith("Error") for base in node.bases)
+    }
+    outside = {name for name in defined if not name.startswith("mpcstats._errors.")}
+    assert not outside, outside
 
 
 def test_every_statistics_module_is_short() -> None:

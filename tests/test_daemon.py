@@ -28,8 +28,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import mpcstats
+from mpcstats import AuditError
 from mpcstats._local import LoopbackFederation
-from mpcstats.audit import AuditError, AuditLog, verify
+from mpcstats.audit import AuditLog, verify
 from mpcstats.cli import main
 from mpcstats.config import load_config
 from mpcstats.stats.policy import Policy

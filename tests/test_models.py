@@ -11,8 +11,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 import mpcstats
-from mpcstats import Column, Policy, PolicyError, Schema
-from mpcstats.stats.filters import FilterError
+from mpcstats import Column, FilterError, Policy, PolicyError, Schema
 from mpcstats.stats.local import exact_gram
 from tests.conftest import SMOKERS, StudyFactory, smokers
 

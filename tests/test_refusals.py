@@ -14,6 +14,7 @@ import pytest
 
 from mpcstats import (
     ConfigurationError,
+    FilterError,
     HeadroomError,
     InputRangeError,
     LocalSimulator,
@@ -23,7 +24,7 @@ from mpcstats import (
 from mpcstats import protocols as P
 from mpcstats.protocols.session import Session
 from mpcstats.stats.analysis import ANALYSES, from_request
-from mpcstats.stats.filters import FilterError, parse
+from mpcstats.stats.filters import parse
 from mpcstats.stats.formula import parse_formula
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema

@@ -31,7 +31,8 @@ from mpcstats import protocols as P
 from mpcstats._local import ANALYST, LoopbackFederation
 from mpcstats.protocols.session import Session
 from mpcstats.request import AnalysisRequest, certificate_fingerprint
-from mpcstats.simulator import LocalSimulator
+from mpcstats.simulator import SCOPE, LocalSimulator
+from mpcstats.stats.disclosure import CohortRecord, bound
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.transport._proto.v1 import analyst_pb2
@@ -591,7 +592,8 @@ def test_a_simulated_analysis_binds_its_parties_to_its_request(
         max_parameter_fraction=POLICY.max_parameter_fraction,
         schema_json=SCHEMA.to_json(),
     ).digest()
-    assert given == [expected] * 3
+    state = CohortRecord().state(SCOPE)  # no analysis recorded yet
+    assert given == [bound(expected, state)] * 3
     given.clear()
     assert LocalSimulator(n=3).run(_pooling([])).outputs == [33, 33, 33]  # bare: unbound
     assert given == [None] * 3

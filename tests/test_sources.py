@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 import mpcstats
+from mpcstats import Column, Schema, SchemaError
 from mpcstats._local import LoopbackFederation
-from mpcstats.stats.schema import Column, Schema, SchemaError
 from mpcstats.stats.staging import stage
 from mpcstats.stats.tables import WEIGHT, SqlTable
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import mpcstats
-from mpcstats import Policy, PolicyError
-from mpcstats.stats.filters import FilterError, parse
-from mpcstats.stats.schema import Column, Schema, SchemaError
+from mpcstats import FilterError, Policy, PolicyError, SchemaError
+from mpcstats.stats.filters import parse
+from mpcstats.stats.schema import Column, Schema
 from tests.conftest import StudyFactory
 
 TUMOURS = ["breast", "colon", "lung", "skin"]

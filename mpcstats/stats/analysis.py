@@ -37,6 +37,7 @@ __all__ = [
     "ANALYSES",
     "PUBLIC",
     "Analysis",
+    "Cohort",
     "Leakage",
     "Plan",
     "Program",
@@ -72,6 +73,15 @@ class Leakage:
 
 
 @dataclass(frozen=True)
+class Cohort:
+    """The records an analysis uses at each party: those passing ``where``, and of them the
+    ones with no missing value in ``needed`` (query-set overlap control compares both)."""
+
+    where: str | None
+    needed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Plan(Generic[R]):
     """How one analysis runs: ``program`` at every party in a field of ``modulus_bits``, then
     ``result`` at the analyst, from the released values by name."""
@@ -95,6 +105,10 @@ class Analysis(abc.ABC):
     @abc.abstractmethod
     def _plan(self, schema: Schema, policy: Policy) -> Plan[Any]:
         """Check the request and make its plan (the analyst and every party run this)."""
+
+    @abc.abstractmethod
+    def cohort(self, schema: Schema) -> Cohort:
+        """The records the analysis uses (checked against the schema by :meth:`plan`)."""
 
     def plan(self, schema: Schema, policy: Policy) -> Plan[Any]:
         """The request's plan, or the error that refuses it. A TypeError or ValueError while

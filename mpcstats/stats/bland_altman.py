@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mpcstats.stats.analysis import Analysis, Leakage, Plan
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan
 from mpcstats.stats.moments import Moments, differences, moments_plan
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.results import BlandAltmanResult
@@ -27,6 +27,9 @@ class BlandAltman(Analysis):
     method_a: str
     method_b: str
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.method_a, self.method_b))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[BlandAltmanResult]:
         def result(found: Moments) -> BlandAltmanResult:

@@ -21,7 +21,7 @@ from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, DIVISION_MARGIN, FRAC, field_bits
 from mpcstats.stats.local import cell_counts, level_codes, row_weights, select
 from mpcstats.stats.policy import Policy
@@ -47,6 +47,9 @@ class Chi2(Analysis):
     col: str
     where: str | None = None
     correction: bool = True
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.row, self.col))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[Chi2Result]:
         from scipy import stats

@@ -26,7 +26,7 @@ from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, DIVISION_MARGIN, FRAC, field_bits
 from mpcstats.stats.local import exact_gram, row_count, row_weights, select
 from mpcstats.stats.policy import Policy
@@ -51,6 +51,9 @@ class Corr(Analysis):
     columns: Sequence[str]
     where: str | None = None
     method: str = "pearson"
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, tuple(self.columns))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[CorrResult]:
         columns, method = list(self.columns), self.method

@@ -22,7 +22,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, COUNT_FIELD
 from mpcstats.stats.local import cell_counts, level_codes, row_count, row_weights, select
 from mpcstats.stats.policy import Policy
@@ -56,6 +56,9 @@ class Count(Analysis):
     where: str | None = None
     by: str | None = None
 
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.by,) if self.by else ())
+
     def _plan(self, schema: Schema, policy: Policy) -> Plan[CountResult]:
         by = self.by
         levels = schema[by].levels if by else ("all",)
@@ -87,6 +90,9 @@ class Histogram(Analysis):
     bins: int | Sequence[float] = 10
     where: str | None = None
     by: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.column,) + ((self.by,) if self.by else ()))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[HistogramResult]:
         column, by = self.column, self.by
@@ -133,6 +139,10 @@ class Crosstab(Analysis):
     col: str
     layer: str | None = None
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        layer = (self.layer,) if self.layer else ()
+        return Cohort(self.where, (self.row, self.col, *layer))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[CrosstabResult]:
         row, col, layer = self.row, self.col, self.layer

@@ -16,7 +16,7 @@ from mpcstats import protocols as P
 from mpcstats._errors import PolicyError
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import GRID_FIELD
 from mpcstats.stats.local import select
 from mpcstats.stats.policy import Policy
@@ -33,6 +33,9 @@ class _Extreme(Analysis):
 
     column: str
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.column,))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[float]:
         if not policy.allow_extremes:

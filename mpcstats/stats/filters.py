@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mpcstats.stats.schema import Schema, SchemaError
+from mpcstats._errors import FilterError
+from mpcstats.stats.schema import Schema
 
-__all__ = ["Filter", "FilterError", "equals", "parse"]
+__all__ = ["Filter", "equals", "parse"]
 
 
 def equals(column: str, value: Any) -> str:
@@ -39,10 +40,6 @@ def equals(column: str, value: Any) -> str:
             raise FilterError(f"level {value!r} of {column!r} cannot be written in a filter")
         return f"{column} == '" + value.replace("'", "\\'") + "'"
     return f"{column} == {value!r}"
-
-
-class FilterError(SchemaError):
-    """A filter that does not parse or names an unknown column."""
 
 
 _TOKEN = re.compile(

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mpcstats.stats.filters import FilterError
+from mpcstats._errors import FilterError
 from mpcstats.stats.schema import Schema
 
 __all__ = ["Design", "design_sql", "parse_formula"]

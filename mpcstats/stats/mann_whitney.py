@@ -18,7 +18,7 @@ from mpcstats import protocols as P
 from mpcstats._errors import ConfigurationError
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, PRODUCT_MARGIN, field_bits
 from mpcstats.stats.local import level_codes, row_weights, select
 from mpcstats.stats.policy import Policy
@@ -41,6 +41,9 @@ class MannWhitney(Analysis):
     column: str
     by: str
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.column, self.by))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[MannWhitneyResult]:
         from scipy import stats

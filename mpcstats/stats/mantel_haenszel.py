@@ -22,7 +22,7 @@ from mpcstats.protocols import fixedpoint as fx
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, DIVISION_MARGIN, FRAC, field_bits
 from mpcstats.stats.local import cell_counts, level_codes, row_weights, select
 from mpcstats.stats.policy import Policy
@@ -48,6 +48,9 @@ class MantelHaenszel(Analysis):
     outcome: str
     strata: str
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.exposure, self.outcome, self.strata))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[MantelHaenszelResult]:
         exposure, outcome, strata = self.exposure, self.outcome, self.strata

@@ -23,7 +23,7 @@ from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import PrimeField
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, GATE_MARGIN, field_bits
 from mpcstats.stats.local import level_codes, moments, row_weights, select
 from mpcstats.stats.policy import Policy
@@ -63,6 +63,9 @@ class Describe(Analysis):
     column: str
     where: str | None = None
     by: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.column,) + ((self.by,) if self.by else ()))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[DescribeResult]:
         column = self.column

@@ -24,7 +24,7 @@ from mpcstats import protocols as P
 from mpcstats._errors import ConfigurationError
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import PUBLIC, Analysis, Leakage, Plan, Table, arguments_of
+from mpcstats.stats.analysis import PUBLIC, Analysis, Cohort, Leakage, Plan, Table, arguments_of
 from mpcstats.stats.budget import COUNT_BITS, GRID_FIELD
 from mpcstats.stats.counts import Count
 from mpcstats.stats.local import cumulative_counts, row_count, select
@@ -51,6 +51,9 @@ class Quantiles(Analysis):
     column: str
     q: Sequence[float] = (0.25, 0.5, 0.75)
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.column,))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[QuantileResult]:
         column, where = self.column, self.where

@@ -27,13 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mpcstats._errors import ConfigurationError, HeadroomError
+from mpcstats._errors import HeadroomError, SchemaError
 
-__all__ = ["Column", "Schema", "SchemaError"]
-
-
-class SchemaError(ConfigurationError):
-    """Data or schemas that do not match the study's schema; the message names the column."""
+__all__ = ["Column", "Schema"]
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from mpcstats._errors import ConfigurationError
-from mpcstats.stats.schema import Schema, SchemaError
+from mpcstats._errors import ConfigurationError, SchemaError
+from mpcstats.stats.schema import Schema
 from mpcstats.stats.tables import SqlTable
 
 __all__ = ["STAGED_TABLE", "stage"]

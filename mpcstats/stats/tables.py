@@ -28,20 +28,24 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from mpcstats._errors import ConfigurationError, HeadroomError
+from mpcstats._errors import ConfigurationError, HeadroomError, SchemaError
 from mpcstats.stats.filters import Filter
-from mpcstats.stats.schema import Schema, SchemaError
+from mpcstats.stats.schema import Schema
 
 __all__ = ["WEIGHT", "SqlTable"]
 
 WEIGHT = "_mpcstats_weight"  # the multiplicity column of a collapsed selection
+_ROW_IDS = {"sqlite": "rowid", "postgresql": "CAST(ctid AS TEXT)"}  # physical row ids
 
 
 class SqlTable:
     """``SqlTable("postgresql+psycopg://user@host/db", "patients")``."""
 
-    def __init__(self, url: str, table: str, *, chunk_rows: int = 100_000) -> None:
+    def __init__(
+        self, url: str, table: str, *, key: str | None = None, chunk_rows: int = 100_000
+    ) -> None:
         self.url, self.table, self.chunk_rows = url, table, chunk_rows
+        self.key = key  # the column that identifies a record, if the table declares one
         try:
             sa.engine.make_url(url)
         except (sa.exc.ArgumentError, ValueError):  # the URL is not echoed: it may hold a password
@@ -132,6 +136,28 @@ class SqlTable:
         rows = pd.concat(list(self._read(query, parameters, kept)), ignore_index=True)[kept]
         complete_rows = int(rows[WEIGHT].sum()) if collapse else len(rows)
         return rows, selected - complete_rows
+
+    def record_ids(self, condition: Filter | None, needed: Sequence[str]) -> np.ndarray:
+        """The sorted ids (uint64) of the rows passing ``condition`` complete in ``needed``,
+        hashed: of each row's key column, or without one of its physical row id (SQLite's
+        rowid, which a staged file's rows keep; PostgreSQL's ctid, which an update of the row
+        changes). Only the party holds them (query-set overlap control)."""
+        dialect = self.engine.dialect.name
+        if self.key is not None:
+            column = self._name(self.key)
+        elif dialect in _ROW_IDS:
+            column = _ROW_IDS[dialect]
+        else:
+            raise ConfigurationError(
+                f'table {self.table!r} needs a key column (key = "..." in its dataset) to '
+                "tell its records apart for the overlap control"
+            )
+        where, complete, parameters = self._selection(condition, needed)
+        source = self._quote(self.table)
+        query = f"SELECT {column} AS id FROM {source} WHERE {where} AND {complete}"
+        ids = pd.concat(list(self._read(query, parameters, ["id"])), ignore_index=True)["id"]
+        hashed = pd.util.hash_pandas_object(ids.astype(str), index=False)
+        return np.sort(hashed.to_numpy(np.uint64))
 
     def chunks(self, condition: Filter | None, needed: Sequence[str]) -> Iterator[pd.DataFrame]:
         """The ``needed`` columns of the complete rows passing ``condition``, ``chunk_rows`` at

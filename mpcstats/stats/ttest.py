@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mpcstats._errors import ConfigurationError
-from mpcstats.stats.analysis import Analysis, Leakage, Plan
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan
 from mpcstats.stats.moments import Moments, differences, moments_plan
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.results import TTestResult
@@ -33,6 +33,9 @@ class PairedTTest(Analysis):
     column: str
     other: str
     where: str | None = None
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, (self.column, self.other))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[TTestResult]:
         from scipy import stats

@@ -30,7 +30,7 @@ from mpcstats.protocols.linalg import SpdSolver, field_inverse, spd_field_bits
 from mpcstats.protocols.session import DEFAULT_KAPPA, Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import PUBLIC, Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import PUBLIC, Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, FRAC, WORK_FRAC, field_bits
 from mpcstats.stats.formula import Design, parse_formula
 from mpcstats.stats.local import exact_gram, select
@@ -74,6 +74,9 @@ class Logit(Analysis):
     maxiter: int = 35
     tol: float = 1e-10
 
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, tuple(parse_formula(self.formula, schema).columns))
+
     def _plan(self, schema: Schema, policy: Policy) -> Plan[DiscreteResults]:
         fit = _Fit(self.formula, self.where, LOGIT, None, self.maxiter, self.tol)
         return fit.plan(schema, policy)
@@ -97,6 +100,11 @@ class Poisson(Analysis):
     where: str | None = None
     maxiter: int = 35
     tol: float = 1e-10
+
+    def cohort(self, schema: Schema) -> Cohort:
+        offset = (self.offset,) if self.offset else ()
+        columns = parse_formula(self.formula, schema).columns
+        return Cohort(self.where, (*columns, *offset))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[DiscreteResults]:
         fit = _Fit(self.formula, self.where, POISSON, self.offset, self.maxiter, self.tol)

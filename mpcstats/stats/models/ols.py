@@ -26,7 +26,7 @@ from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.linalg import field_inverse, inverse_spd
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
 from mpcstats.stats.budget import COUNT_BITS, FRAC, WORK_FRAC, field_bits
 from mpcstats.stats.formula import Design, parse_formula
 from mpcstats.stats.models.design import design_grid, model_sums, ols_fraction_bits, pooled_gram
@@ -57,6 +57,9 @@ class OLS(Analysis):
     formula: str
     where: str | None = None
     cov_type: str = "nonrobust"
+
+    def cohort(self, schema: Schema) -> Cohort:
+        return Cohort(self.where, tuple(parse_formula(self.formula, schema).columns))
 
     def _plan(self, schema: Schema, policy: Policy) -> Plan[OLSResults]:
         if self.cov_type not in {"nonrobust", "HC1"}:
