@@ -214,9 +214,11 @@ async def _health(federation: LoopbackFederation, name: str) -> int:
         return int(reply.status)
 
 
-def test_sessions_run_concurrently_and_stay_isolated(
+def test_concurrent_calls_of_one_analyst_queue_and_stay_isolated(
     study: mpcstats.Federation, frames: dict[str, pd.DataFrame]
 ) -> None:
+    """An analyst's aio calls run one after another (each analysis' overlap check must see the
+    sets of the one before), each with its own result."""
     pooled = _pooled(frames)
 
     async def both() -> list[object]:

@@ -4,6 +4,8 @@ daemons, while honest analyses of overlapping cohorts still run."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 
 import mpcstats
+import mpcstats.stats.results
 from mpcstats import Column, OverlapError, Schema
 from mpcstats._local import LoopbackFederation
 from tests.conftest import StudyFactory
@@ -142,3 +145,33 @@ def test_the_parties_learn_only_the_verdict() -> None:
         assert checks[0].values is not None and all(v != 0 for v in checks[0].values.ravel())
         opened.append(checks[0].values.ravel().tolist())
     assert opened[0] != opened[1]
+
+
+def test_a_client_that_runs_two_analyses_at_once_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified client sends both halves of a differencing pair at once, so that neither
+    check would see the other's sets: a party refuses an analyst's second analysis while the
+    first runs, and the pair is never answered together."""
+    frames = _hospitals(500)
+    pooled = pd.concat(frames.values())
+    with (
+        LoopbackFederation(tmp_path, frames, SCHEMA) as daemons,
+        mpcstats.connect(**daemons.connect_kwargs(), progress=False) as study,
+    ):
+        monkeypatch.setattr(study, "_one_at_a_time", contextlib.nullcontext())
+
+        async def both() -> list[object]:
+            return await asyncio.gather(
+                study.aio.describe("bmi", where="age >= 40"),
+                study.aio.describe("bmi", where=ALL_BUT_TARGET),
+                return_exceptions=True,
+            )
+
+        first, second = asyncio.run(both())
+    refused = [r for r in (first, second) if isinstance(r, mpcstats.PolicyError)]
+    assert refused and any("already running" in str(r) for r in refused), (first, second)
+    answered = [r for r in (first, second) if isinstance(r, mpcstats.stats.results.Result)]
+    assert len(answered) <= 1
+    for result in answered:
+        assert result.n in {len(pooled), len(pooled) - 1}  # type: ignore[attr-defined]
