@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 import mpcstats
-from mpcstats._local import LoopbackFederation
 from mpcstats.protocols.session import Session
 from mpcstats.stats.schema import Schema
 from mpcstats.stats.study import Study
+from mpcstats.testing.loopback import LoopbackFederation
 from mpcstats.transport.memory import MemoryNetwork
 
 TRANSPORTS = ["simulator", "grpc"]

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from mpcstats import protocols as P
-from mpcstats._local import free_ports
 from mpcstats.protocols.session import Session
+from mpcstats.testing.loopback import free_ports
 from mpcstats.transport.grpc_channel import GrpcNetwork
 from mpcstats.transport.pki import Identity, create_ca, issue
 

@@ -59,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from mpcstats._demo import run_demo
+        from mpcstats.testing.demo import run_demo
 
         return run_demo(args.hospitals, args.seed, simulate=args.simulate)
     if args.command == "party":
-        from mpcstats.config import load_config
-        from mpcstats.daemon import configure_logging, serve
+        from mpcstats.party.config import load_config
+        from mpcstats.party.daemon import configure_logging, serve
 
         configure_logging(args.log_level)
         config = load_config(args.config)
@@ -75,7 +75,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "certs":
         return _certs(args.out, args.party, args.analyst)
-    from mpcstats.audit import verify
+    from mpcstats.party.audit import verify
 
     last, count = verify(args.path)
     print(f"{args.path}: {count} records, chain intact, last hash {last}")

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 
 import mpcstats
-from mpcstats._local import LoopbackFederation
 from mpcstats.client import Federation
 from mpcstats.protocols.session import Session
 from mpcstats.simulator import LocalSimulator
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.study import Study
+from mpcstats.testing.loopback import LoopbackFederation
 from tests import parties
 from tests.parties import PartyProcesses
 

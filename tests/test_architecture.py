@@ -29,12 +29,9 @@ LAYERS = [
         "mpcstats.wire",
         "mpcstats.simulator",
         "mpcstats.client",
-        "mpcstats.daemon",
-        "mpcstats.config",
-        "mpcstats.audit",
+        "mpcstats.party",
         "mpcstats.cli",
-        "mpcstats._local",
-        "mpcstats._demo",
+        "mpcstats.testing",
         "mpcstats.__main__",
     ),
 ]
@@ -91,14 +88,14 @@ def test_every_module_imports_only_the_layers_before_its_own() -> None:
 
 def test_the_layering_check_sees_an_upward_import(tmp_path: Path) -> None:
     upward = tmp_path / "upward.py"
-    upward.write_text("def f():\n    from mpcstats.daemon import PartyDaemon\n")
-    assert "mpcstats.daemon" in _imports(upward)
-    assert _layer("mpcstats.daemon") > _layer("mpcstats.stats.counts")  # type: ignore[operator]
+    upward.write_text("def f():\n    from mpcstats.party.daemon import PartyDaemon\n")
+    assert "mpcstats.party.daemon" in _imports(upward)
+    assert _layer("mpcstats.party.daemon") > _layer("mpcstats.stats.counts")  # type: ignore[operator]
 
 
 def test_importing_mpcstats_does_not_load_the_daemon() -> None:
     """The analyst's client and the daemon share only mpcstats.wire."""
-    code = "import sys, mpcstats; print('mpcstats.daemon' in sys.modules)"
+    code = "import sys, mpcstats; print('mpcstats.party.daemon' in sys.modules)"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )

@@ -29,12 +29,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import mpcstats
 from mpcstats import AuditError
-from mpcstats._local import LoopbackFederation
-from mpcstats.audit import AuditLog, verify
 from mpcstats.cli import main
-from mpcstats.config import load_config
+from mpcstats.party.audit import AuditLog, verify
+from mpcstats.party.config import load_config
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema
+from mpcstats.testing.loopback import LoopbackFederation
 from mpcstats.transport.grpc_channel import Limits
 from mpcstats.transport.pki import create_ca, issue
 from tests.conftest import SMOKERS, smokers

@@ -15,7 +15,7 @@ import pytest
 import mpcstats
 import mpcstats.stats.results
 from mpcstats import Column, OverlapError, Schema
-from mpcstats._local import LoopbackFederation
+from mpcstats.testing.loopback import LoopbackFederation
 from tests.conftest import StudyFactory
 
 SCHEMA = Schema(

@@ -28,13 +28,13 @@ import pytest
 import mpcstats
 from mpcstats import RequestMismatchError
 from mpcstats import protocols as P
-from mpcstats._local import ANALYST, LoopbackFederation
 from mpcstats.protocols.session import Session
 from mpcstats.request import AnalysisRequest, certificate_fingerprint
 from mpcstats.simulator import SCOPE, LocalSimulator
 from mpcstats.stats.disclosure import CohortRecord, bound
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema
+from mpcstats.testing.loopback import ANALYST, LoopbackFederation
 from mpcstats.transport._proto.v1 import analyst_pb2
 from mpcstats.transport.memory import MemoryNetwork
 

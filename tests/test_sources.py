@@ -22,9 +22,9 @@ import sqlalchemy as sa
 
 import mpcstats
 from mpcstats import Column, Schema, SchemaError
-from mpcstats._local import LoopbackFederation
 from mpcstats.stats.staging import stage
 from mpcstats.stats.tables import WEIGHT, SqlTable
+from mpcstats.testing.loopback import LoopbackFederation
 
 SCHEMA = Schema(
     {

@@ -56,9 +56,9 @@ from mpcstats._errors import (
     RequestMismatchError,
     SchemaError,
 )
-from mpcstats.audit import AuditLog
-from mpcstats.config import PartyConfig
 from mpcstats.core.field import PrimeField
+from mpcstats.party.audit import AuditLog
+from mpcstats.party.config import PartyConfig
 from mpcstats.protocols.session import Session
 from mpcstats.request import AnalysisRequest, certificate_fingerprint
 from mpcstats.stats.analysis import PUBLIC, Program, from_request
@@ -80,7 +80,7 @@ from mpcstats.wire import (
 
 __all__ = ["PartyDaemon", "serve"]
 
-log = logging.getLogger("mpcstats.daemon")
+log = logging.getLogger("mpcstats.party.daemon")
 
 _PROGRESS_INTERVAL = 0.5
 _RELINK_INTERVAL = 2.0

@@ -29,8 +29,8 @@ def run_demo(hospitals: int = 3, seed: int = 7, simulate: bool = False) -> int:
     if simulate:
         print("the hospitals are simulated in this process")
         return _report(LocalSimulator(frames, schema=schema), pooled)
-    from mpcstats._local import LoopbackFederation
     from mpcstats.client import connect
+    from mpcstats.testing.loopback import LoopbackFederation
 
     with tempfile.TemporaryDirectory(prefix="mpcstats-demo-") as folder:
         federation = LoopbackFederation(Path(folder), frames, schema)
