@@ -80,6 +80,14 @@ class Shared:
                 return self.field.array(ints), int_bits(arr)
         return self.field.array(ints), int_bits(ints)
 
+    def constant_like(self, value: int) -> Shared:
+        """The public ``value`` in this value's shape, as the trivial sharing every party
+        holds (share = value), bounded as ``self - value`` is: to compare a secret with a
+        public constant (``P.lt(session, x, x.constant_like(k))``)."""
+        ints = np.full(self.shape, value, dtype=object)
+        bits = max(self.bits, int_bits(value)) + 1
+        return self._like(self.field.array(ints), bits)
+
     def __add__(self, other: Shared | Any) -> Shared:
         if isinstance(other, Shared):
             _check_scales(self, other)

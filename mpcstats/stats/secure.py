@@ -78,7 +78,7 @@ async def suppress(session: Session, counts: Shared, k: int) -> Shared:
 
     Every line's minimum compares all pairs of its cells: callers refuse a table too large for
     that with :func:`check_suppressible`, from its public shape, before reading any row."""
-    flags = await P.lt(session, counts.reshape(-1), counts.reshape(-1) * 0 + k)
+    flags = await P.lt(session, counts.reshape(-1), counts.reshape(-1).constant_like(k))
     flags = flags.reshape(*counts.shape)
     axes = [axis for axis, size in enumerate(counts.shape) if size > 1]
     if not axes:
@@ -136,7 +136,7 @@ def _unlines(lines: Shared, axis: int, shape: tuple[int, ...]) -> Shared:
 async def _all_if_unsettled(session: Session, flags: Shared, axes: list[int]) -> Shared:
     """``flags``, or every cell flagged if a line along some axis has exactly one flag."""
     counts = P.concatenate([_lines(flags, axis).sum(axis=1) for axis in axes])
-    singles = await P.eq(session, counts, counts * 0 + 1)
+    singles = await P.eq(session, counts, counts.constant_like(1))
     settled = await P.is_zero(session, singles.sum().reshape(1))
     everywhere = P.concatenate([settled] * flags.size).reshape(*flags.shape)
     # flag where flagged, or where the table is unsettled: 1 - settled * (1 - flag)
@@ -150,7 +150,7 @@ async def _complete_lines(session: Session, lines: Shared, flags: Shared) -> Sha
     candidates = (lines + flags * (1 << lines.bits)).with_bits(lines.bits + 1)
     flagged = flags.sum(axis=1)
     smallest, single = await session.together(
-        _first_minimum(session, candidates), P.eq(session, flagged, flagged * 0 + 1)
+        _first_minimum(session, candidates), P.eq(session, flagged, flagged.constant_like(1))
     )
     width = lines.shape[1]
     singles = P.concatenate([single] * width).reshape(width, -1).T
