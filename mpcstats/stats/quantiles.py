@@ -12,6 +12,7 @@ then each released group is searched in a session of its own.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,11 @@ from mpcstats.stats.results import CountResult, QuantileResult
 from mpcstats.stats.schema import Schema
 from mpcstats.stats.secure import open_if_at_least, pool, release
 
-__all__ = ["Quantiles", "quantile_levels", "quantiles_by"]
+__all__ = ["MAX_QUANTILE_LEVELS", "Quantiles", "quantile_levels", "quantiles_by"]
+
+# the most quantile levels one call may ask for (issue 18: 75 levels released 64 order
+# statistics). A module constant until Policy carries it on the wire (Policy.max_quantile_levels)
+MAX_QUANTILE_LEVELS = 9
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class Quantiles(Analysis):
             if total is None:
                 return missing | {PUBLIC: {"n": None, "grid": []}}
             _, below, above = _order_ranks(total, levels)
-            allowed = (below >= k) & (total - 1 - above >= k)
+            allowed = _released(total, levels, k)
             ranks, searched = np.unique(
                 np.concatenate([below[allowed], above[allowed]]), return_inverse=True
             )
@@ -114,8 +119,8 @@ class Quantiles(Analysis):
                     values, column, float("nan"), ["n is below k: suppressed."], excluded
                 )
             total = int(out["n"])
-            positions, below, above = _order_ranks(total, levels)
-            allowed = (below >= k) & (total - 1 - above >= k)
+            positions, below, _ = _order_ranks(total, levels)
+            allowed = _released(total, levels, k)
             grid = np.asarray(out["grid"], dtype=np.float64)
             low, high = np.full(len(levels), np.nan), np.full(len(levels), np.nan)
             low[allowed], high[allowed] = grid[: allowed.sum()], grid[allowed.sum() :]
@@ -123,7 +128,10 @@ class Quantiles(Analysis):
             notes = (
                 []
                 if allowed.all()
-                else [f"quantiles with fewer than k = {k} records on either side are suppressed."]
+                else [
+                    f"quantiles with fewer than k = {k} records on either side, or closer than "
+                    f"k = {k} ranks to a lower requested quantile, are suppressed."
+                ]
             )
             series = pd.Series(values, index=levels)
             return QuantileResult(series, column, float(total), notes, excluded)
@@ -133,10 +141,17 @@ class Quantiles(Analysis):
 
 
 def quantile_levels(schema: Schema, column: str, q: Sequence[float]) -> np.ndarray:
-    """The levels ``q`` as an array, checked: a numeric column, levels in [0, 1]."""
+    """The levels ``q`` as an array, checked: a numeric column, levels in [0, 1], at most
+    :data:`MAX_QUANTILE_LEVELS` of them."""
     if schema[column].kind == "category":
         raise ConfigurationError(f"column {column!r} is a category: quantiles need numbers")
     levels = np.asarray(q, dtype=np.float64).reshape(-1)
+    if len(levels) > MAX_QUANTILE_LEVELS:
+        raise ConfigurationError(
+            f"{len(levels)} quantile levels in one call, more than the {MAX_QUANTILE_LEVELS} "
+            "allowed (MAX_QUANTILE_LEVELS): many nearby quantiles would release the sorted "
+            "records themselves"
+        )
     if np.any((levels < 0) | (levels > 1)) or np.isnan(levels).any():
         raise ConfigurationError("quantile levels lie in [0, 1]")
     return levels
@@ -201,3 +216,17 @@ def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray
     below = np.floor(positions).astype(np.int64)
     above = np.minimum(below + 1, total - 1)
     return positions, below, above
+
+
+def _released(total: int, levels: np.ndarray, k: int) -> np.ndarray:
+    """Which levels are released: k records on each side of the two order statistics of a
+    level, and those at least k ranks above the upper order statistic of the next lower
+    requested level (of two nearby levels, the upper one is withheld), so released order
+    statistics are never adjacent and differencing them does not single out records."""
+    _, below, above = _order_ranks(total, levels)
+    allowed = (below >= k) & (total - 1 - above >= k)
+    order = np.argsort(levels, kind="stable")
+    for previous, current in itertools.pairwise(order):
+        if below[current] - above[previous] < k:
+            allowed[current] = False
+    return allowed
