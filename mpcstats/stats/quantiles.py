@@ -4,13 +4,15 @@ Nothing that depends on the data is opened to the parties, not even n. Every par
 the one pooling round, n, its excluded count and its cumulative counts at the probes of an
 oblivious search over the declared grid (:mod:`mpcstats.protocols.search`: levels of at most
 8 bits, about 2^w counts for a w-bit grid, so grids wider than
-:data:`MAX_QUANTILE_GRID_BITS` are refused). For a level q, taken as A / 2^60, the order
-statistics r = floor((n - 1) q) and r + 1 are the smallest grid values x with
-2^60 G(x) > (n - 1) A and 2^60 (G(x) - 1) > (n - 1) A: secret thresholds, so the ranks, the
-comparisons and the search path stay secret. Beside the search, (n - 1) A is split into r and
-its remainder F by one exact shift, and n is compared with each level's public release
-threshold. The analyst receives n (if n >= k), which levels passed, and for each passed level
-2^60 x_r + F (x_(r+1) - x_r) as one number, never the two order statistics apart.
+:data:`MAX_QUANTILE_GRID_BITS` are refused). A level q is taken as A / 2^E (round(q 2^60) /
+2^60 in lowest terms: E = 1 for a median). The order statistics r = floor((n - 1) q) and
+r + 1 are the smallest grid values x with 2^E G(x) > (n - 1) A and
+2^E (G(x) - 1) > (n - 1) A for the pooled count G(x) at or below x: secret thresholds, so
+the ranks, the comparisons and the search path stay secret. Beside the search, (n - 1) A is
+split into r and its remainder F by one exact shift, and n is compared with each level's
+public release threshold. The analyst receives n (if n >= k), which levels passed, and for
+each passed level 2^E x_r + F (x_(r+1) - x_r) as one number, never the two order statistics
+apart. (The release rule: at most :data:`MAX_QUANTILE_LEVELS` levels, below.)
 
 Release rule: at most :data:`MAX_QUANTILE_LEVELS` levels per call; a level is released only if
 k records lie below its lower and above its upper order statistic, and (n - 1) times its
@@ -38,7 +40,7 @@ from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
 from mpcstats.stats.analysis import Analysis, Leakage, Plan, Table, arguments_of
-from mpcstats.stats.budget import COUNT_BITS
+from mpcstats.stats.budget import COUNT_BITS, GRID_FIELD
 from mpcstats.stats.counts import Count
 from mpcstats.stats.local import cumulative_counts, row_count, select
 from mpcstats.stats.policy import Policy
@@ -61,7 +63,10 @@ MAX_QUANTILE_LEVELS = 9
 # the widest grid an inferred schema declares)
 MAX_QUANTILE_GRID_BITS = 20
 LEVEL_BITS = 60  # a level q is taken as round(q 2^60) / 2^60: exact for q >= 2^-8
-QUANTILE_FIELD = 192  # comparisons of (n - 1) A with 2^60 G for up to 16 parties
+# the field: comparisons of (n - 1) A with 2^E G for levels of E bits (1 for a median, 2 for
+# quartiles, up to 60), pooled counts of up to 34 + 15 bits (16 parties), kappa = 40: a
+# (COUNT_BITS + 15 + E + 5)-bit comparison fits the 127-bit field for E <= 26, else 192 bits
+_NARROW_LEVEL_BITS = 26
 _NEVER = 1 << COUNT_BITS  # a release threshold no n reaches
 
 
@@ -97,8 +102,9 @@ class Quantiles(Analysis):
         digits = search_digits(width)
         probes = search_probes(digits)
         order = np.argsort(levels, kind="stable")
-        numerators = [_numerator(q) for q in levels[order]]
-        thresholds = _release_thresholds(numerators, k)
+        numerators, level_bits = _numerators([float(q) for q in levels[order]])
+        thresholds = _release_thresholds(numerators, level_bits, k)
+        modulus = GRID_FIELD if level_bits <= _NARROW_LEVEL_BITS else 192
 
         async def program(session: Session, frame: Table) -> dict[str, Any]:
             rows, excluded = select(frame, schema, where, [column], collapse=True)
@@ -107,7 +113,7 @@ class Quantiles(Analysis):
             tables = [at_or_below(lo_grid + p.ravel()) for p in probes]
             local = np.concatenate([[row_count(rows), excluded], *tables])
             count_bits = COUNT_BITS + session.n - 1  # the sum of n parties' inputs
-            bits = count_bits + LEVEL_BITS + 3  # |(n - 1) A + 2^60 - 2^60 G| < 2^bits
+            bits = count_bits + level_bits + 3  # |(n - 1) A + 2^E - 2^E G| < 2^bits
             searches = 2 * len(numerators)
             pooled, ahead = await session.together(
                 pool(session, local, COUNT_BITS),
@@ -124,16 +130,16 @@ class Quantiles(Analysis):
                 (released_n,) = await release_products(session, [field.mul(n_gate.share, n.share)])
                 return shares | {"n": (released_n, 0)}
             products = (n - 1) * np.array(numerators, dtype=object)
-            last = 1 << LEVEL_BITS
+            last = 1 << level_bits
             targets = P.concatenate(
                 [products, products + np.array([last * (a < last) for a in numerators], object)]
             )
             found, (n_gate, passed, gated_fraction) = await session.together(
                 smallest_above(session, pooled_tables, digits, targets, last, bits, ahead=ahead),
-                _gates(session, n, products, thresholds, k),
+                _gates(session, n, products, thresholds, k, level_bits),
             )
             low, high = found[: len(numerators)], found[len(numerators) :]
-            # 2^60 x_r + F (x_(r+1) - x_r), gated: two products of degree-t sharings
+            # 2^E x_r + F (x_(r+1) - x_r), gated: two products of degree-t sharings
             value = field.add(
                 field.mul((passed * last).share, low.share),
                 field.mul(gated_fraction.share, (high - low).share),
@@ -159,7 +165,7 @@ class Quantiles(Analysis):
             passed = [int(v) for v in out.get("passed", [])]
             for index, ok, value in zip(order, passed, out.get("values", []), strict=True):
                 if ok:
-                    offset = Fraction(int(value), 1 << LEVEL_BITS)
+                    offset = Fraction(int(value), 1 << level_bits)
                     found[index] = float(lo_grid + offset) * spec.precision
             notes = (
                 []
@@ -173,7 +179,7 @@ class Quantiles(Analysis):
             return QuantileResult(series, column, float(total), notes, excluded)
 
         filters.parse(where, schema)
-        return Plan(program, QUANTILE_FIELD, result)
+        return Plan(program, modulus, result)
 
 
 def quantile_levels(schema: Schema, column: str, q: Sequence[float]) -> np.ndarray:
@@ -222,18 +228,22 @@ def quantiles_by(
     return QuantileResult(values, column, ns, notes, groups.excluded)
 
 
-def _numerator(q: float) -> int:
-    """A = round(q 2^60): the level as the parties and the analyst use it."""
-    return round(float(q) * (1 << LEVEL_BITS))
+def _numerators(levels: list[float]) -> tuple[list[int], int]:
+    """The levels as A / 2^E, as the parties and the analyst use them: round(q 2^60) / 2^60
+    with the fewest bits E that hold every level exactly (1 for a median, 2 for quartiles)."""
+    full = [round(q * (1 << LEVEL_BITS)) for q in levels]
+    spare = min(((a & -a).bit_length() - 1 for a in full if a), default=LEVEL_BITS)
+    spare = min(spare, LEVEL_BITS)
+    return [a >> spare for a in full], LEVEL_BITS - spare
 
 
-def _release_thresholds(numerators: list[int], k: int) -> list[int]:
-    """For levels A / 2^60 in increasing order, the least n that releases each: n >= k; k
-    records below r = floor((n - 1) q), i.e. (n - 1) A >= k 2^60; k records above r + 1, i.e.
-    (n - 1) (2^60 - A) > k 2^60; and (n - 1) (A - A_prev) >= (k + 1) 2^60 for the next lower
+def _release_thresholds(numerators: list[int], level_bits: int, k: int) -> list[int]:
+    """For levels A / 2^E in increasing order, the least n that releases each: n >= k; k
+    records below r = floor((n - 1) q), i.e. (n - 1) A >= k 2^E; k records above r + 1, i.e.
+    (n - 1) (2^E - A) > k 2^E; and (n - 1) (A - A_prev) >= (k + 1) 2^E for the next lower
     level, so floor((n - 1) q) - floor((n - 1) q_prev) >= k + 1 and the level's order
     statistics lie at least k ranks above the lower level's."""
-    last, found = 1 << LEVEL_BITS, []
+    last, found = 1 << level_bits, []
     for index, a in enumerate(numerators):
         needs = [k]
         needs.append(1 + _ceil_div(k * last, a) if a > 0 else _NEVER)
@@ -250,10 +260,15 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 async def _gates(
-    session: Session, n: Shared, products: Shared | list[Any], thresholds: list[int], k: int
+    session: Session,
+    n: Shared,
+    products: Shared | list[Any],
+    thresholds: list[int],
+    k: int,
+    level_bits: int = 0,
 ) -> list[Shared]:
     """[n >= k] * ..., the release gates [n >= threshold] per level, and each level's remainder
-    F = (n - 1) A mod 2^60 times its gate; with no level, only [n >= k]."""
+    F = (n - 1) A mod 2^E times its gate; with no level, only [n >= k]."""
     bounds = np.array([k, *thresholds], dtype=object)
     column = P.concatenate([n.reshape(1)] * len(bounds))
     if not thresholds:
@@ -261,10 +276,10 @@ async def _gates(
         return [(1 - below).with_bits(1)]
     assert isinstance(products, Shared)
     below, floors = await session.together(
-        P.ltz(session, column - bounds), P.shift_right(session, products, LEVEL_BITS)
+        P.ltz(session, column - bounds), P.shift_right(session, products, level_bits)
     )
     gates = (1 - below).with_bits(1)
-    fraction = (products - floors * (1 << LEVEL_BITS)).with_bits(LEVEL_BITS + 1)
+    fraction = (products - floors * (1 << level_bits)).with_bits(level_bits + 1)
     passed = gates[1:]
     gated = await P.mul(session, passed, fraction)
     return [gates[:1], passed, gated]
