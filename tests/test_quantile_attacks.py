@@ -3,6 +3,7 @@ levels, and parties reading what a quantile call opens to them."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 import mpcstats
 from mpcstats import ConfigurationError, Policy
 from mpcstats.stats.local import select
-from mpcstats.stats.quantiles import MAX_QUANTILE_LEVELS
+from mpcstats.stats.quantiles import MAX_QUANTILE_LEVELS, _numerators, _release_thresholds
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.tables import WEIGHT, SqlTable
 from tests.conftest import StudyFactory
@@ -149,3 +150,28 @@ def test_collapsed_rows_of_a_sql_source_count_their_weights(tmp_path: Path) -> N
         result.values.to_numpy(), np.quantile(_pooled(frames).bmi, q), rtol=1e-12
     )
     assert result.n == len(_pooled(frames))
+
+
+def test_the_release_thresholds_are_the_rules_on_n() -> None:
+    """Each level's public threshold on n against the rules evaluated with n known: the k
+    records on each side exactly, and released levels' order statistics at least k ranks
+    above those of the next lower requested level."""
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        k = int(rng.integers(1, 8))
+        levels = sorted(np.round(rng.uniform(0, 1, int(rng.integers(1, 6))), 3).tolist())
+        numerators, bits = _numerators(levels)
+        assert [a / 2**bits for a in numerators] == levels
+        thresholds = _release_thresholds(numerators, bits, k)
+        for n in range(1, 400):
+            released = [n >= threshold for threshold in thresholds]
+            below = [int(np.floor((n - 1) * Fraction(a, 2**bits))) for a in numerators]
+            above = [min(r + 1, n - 1) for r in below]
+            for i, ok in enumerate(released):
+                sides = n >= k and below[i] >= k and n - 1 - above[i] >= k
+                assert ok <= sides
+                spaced = i == 0 or below[i] - above[i - 1] >= k
+                assert ok <= spaced
+                near = i > 0 and (n - 1) * Fraction(numerators[i] - numerators[i - 1], 2**bits)
+                if sides and (i == 0 or near >= k + 1):
+                    assert ok, (levels, k, n, i)

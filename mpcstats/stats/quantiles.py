@@ -67,7 +67,7 @@ LEVEL_BITS = 60  # a level q is taken as round(q 2^60) / 2^60: exact for q >= 2^
 # quartiles, up to 60), pooled counts of up to 34 + 15 bits (16 parties), kappa = 40: a
 # (COUNT_BITS + 15 + E + 5)-bit comparison fits the 127-bit field for E <= 26, else 192 bits
 _NARROW_LEVEL_BITS = 26
-_NEVER = 1 << COUNT_BITS  # a release threshold no n reaches
+_NEVER = 1 << (COUNT_BITS + 16)  # a release threshold no n reaches (16 parties of 2^34)
 
 
 @dataclass(frozen=True)
