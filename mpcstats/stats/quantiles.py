@@ -59,8 +59,9 @@ __all__ = [
 # the most quantile levels one call may ask for (issue 18: 75 levels released 64 order
 # statistics). A module constant until Policy carries it on the wire (Policy.max_quantile_levels)
 MAX_QUANTILE_LEVELS = 9
-# the widest grid searched: every party inputs about 2^bits counts (24 MB per peer at 20 bits,
-# the widest grid an inferred schema declares)
+# the widest grid searched: every party inputs about 2^bits counts (16-24 MB to each peer at
+# 20 bits). An inferred schema keeps |value| / precision below 2^20, so its non-negative
+# columns fit; a column spanning negative and positive values may need 21 bits
 MAX_QUANTILE_GRID_BITS = 20
 LEVEL_BITS = 60  # a level q is taken as round(q 2^60) / 2^60: exact for q >= 2^-8
 # the field: comparisons of (n - 1) A with 2^E G for levels of E bits (1 for a median, 2 for
