@@ -1,20 +1,33 @@
 """Exact quantiles of the pooled column: ``quantiles`` (numpy.quantile's default 'linear').
 
-The pooled number of complete records n is opened once it is known to be at least k. Then a
-secure search runs over the declared precision grid, several bits a step: at each step every
-party counts its own records at or below each of 2^b - 1 public probes splitting the remaining
-interval (a SQL source returns value counts, not rows), the counts are pooled, and only the
-comparisons of the pooled counts with the target rank are opened. A 16-bit grid takes two
-steps. A quantile is released, and searched for, only if at least k records lie on each side.
-Per group (:func:`quantiles_by`), the groups are counted first with complementary suppression,
-then each released group is searched in a session of its own.
+Nothing that depends on the data is opened to the parties, not even n. Every party inputs, in
+the one pooling round, n, its excluded count and its cumulative counts at the probes of an
+oblivious search over the declared grid (:mod:`mpcstats.protocols.search`: levels of at most
+8 bits, about 2^w counts for a w-bit grid, so grids wider than
+:data:`MAX_QUANTILE_GRID_BITS` are refused). A level q is taken as A / 2^E (round(q 2^60) /
+2^60 in lowest terms: E = 1 for a median). The order statistics r = floor((n - 1) q) and
+r + 1 are the smallest grid values x with 2^E G(x) > (n - 1) A and
+2^E (G(x) - 1) > (n - 1) A for the pooled count G(x) at or below x: secret thresholds, so
+the ranks, the comparisons and the search path stay secret. Beside the search, (n - 1) A is
+split into r and its remainder F by one exact shift, and n is compared with each level's
+public release threshold. The analyst receives n (if n >= k), which levels passed, and for
+each passed level 2^E x_r + F (x_(r+1) - x_r) as one number, never the two order statistics
+apart. (The release rule: at most :data:`MAX_QUANTILE_LEVELS` levels, below.)
+
+Release rule: at most :data:`MAX_QUANTILE_LEVELS` levels per call; a level is released only if
+k records lie below its lower and above its upper order statistic, and (n - 1) times its
+distance to the next lower requested level is at least k + 1 (so its order statistics are at
+least k ranks above that level's: of two nearby levels the upper one is withheld). Each rule is
+n >= a public threshold, decided inside MPC. Per group (:func:`quantiles_by`), the groups are
+counted first with complementary suppression, then each released group is searched in a
+session of its own.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -22,18 +35,40 @@ import pandas as pd
 
 from mpcstats import protocols as P
 from mpcstats._errors import ConfigurationError
+from mpcstats.protocols.search import first_masks, search_digits, search_probes, smallest_above
 from mpcstats.protocols.session import Session
+from mpcstats.protocols.shared import Shared
 from mpcstats.stats import filters
-from mpcstats.stats.analysis import PUBLIC, Analysis, Cohort, Leakage, Plan, Table, arguments_of
+from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table, arguments_of
 from mpcstats.stats.budget import COUNT_BITS, GRID_FIELD
 from mpcstats.stats.counts import Count
 from mpcstats.stats.local import cumulative_counts, row_count, select
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.results import CountResult, QuantileResult
 from mpcstats.stats.schema import Schema
-from mpcstats.stats.secure import open_if_at_least, pool, release
+from mpcstats.stats.secure import pool, release, release_products
 
-__all__ = ["Quantiles", "quantile_levels", "quantiles_by"]
+__all__ = [
+    "MAX_QUANTILE_GRID_BITS",
+    "MAX_QUANTILE_LEVELS",
+    "Quantiles",
+    "quantile_levels",
+    "quantiles_by",
+]
+
+# the most quantile levels one call may ask for (issue 18: 75 levels released 64 order
+# statistics). A module constant until Policy carries it on the wire (Policy.max_quantile_levels)
+MAX_QUANTILE_LEVELS = 9
+# the widest grid searched: every party inputs about 2^bits counts (16-24 MB to each peer at
+# 20 bits). An inferred schema keeps |value| / precision below 2^20, so its non-negative
+# columns fit; a column spanning negative and positive values may need 21 bits
+MAX_QUANTILE_GRID_BITS = 20
+LEVEL_BITS = 60  # a level q is taken as round(q 2^60) / 2^60: exact for q >= 2^-8
+# the field: comparisons of (n - 1) A with 2^E G for levels of E bits (1 for a median, 2 for
+# quartiles, up to 60), pooled counts of up to 34 + 15 bits (16 parties), kappa = 40: a
+# (COUNT_BITS + 15 + E + 5)-bit comparison fits the 127-bit field for E <= 26, else 192 bits
+_NARROW_LEVEL_BITS = 26
+_NEVER = 1 << (COUNT_BITS + 16)  # a release threshold no n reaches (16 parties of 2^34)
 
 
 @dataclass(frozen=True)
@@ -42,10 +77,10 @@ class Quantiles(Analysis):
 
     name = "quantiles"
     leakage = Leakage(
-        analyst="whether n >= k, then n, the order statistics on either side of each released "
-        "quantile, and the pooled number of records excluded for a missing value",
-        parties="whether n >= k, then n, and the order statistics on either side of each "
-        "released quantile (the search path reveals nothing else)",
+        analyst="whether n >= k, then n, for each quantile whether the release rule passed "
+        "(a function of n), each released quantile (one interpolated value, not its two order "
+        "statistics), and the pooled number of records excluded for a missing value",
+        parties="nothing (the search over the grid is oblivious; n stays secret)",
     )
 
     column: str
@@ -62,84 +97,107 @@ class Quantiles(Analysis):
         k = policy.k
         lo_grid, hi_grid = (int(v) for v in spec.grid(np.array([spec.lo, spec.hi])))
         width = max(hi_grid - lo_grid, 1).bit_length()  # the grid fits in 2^width values
+        if width > MAX_QUANTILE_GRID_BITS:
+            raise ConfigurationError(
+                f"column {column!r} spans 2^{width} grid values, more than the "
+                f"2^{MAX_QUANTILE_GRID_BITS} a quantile searches (every party inputs a count "
+                "per grid value): declare a coarser precision or a narrower range"
+            )
+        digits = search_digits(width)
+        probes = search_probes(digits)
+        order = np.argsort(levels, kind="stable")
+        numerators, level_bits = _numerators([float(q) for q in levels[order]])
+        thresholds = _release_thresholds(numerators, level_bits, k)
+        modulus = GRID_FIELD if level_bits <= _NARROW_LEVEL_BITS else 192
 
         async def program(session: Session, frame: Table) -> dict[str, Any]:
             rows, excluded = select(frame, schema, where, [column], collapse=True)
             grid = spec.grid(rows[column].to_numpy(np.float64))
             at_or_below = cumulative_counts(grid, rows, lo_grid, width)
-            # every search starts on the whole grid: its first counts are pooled with n
-            # the most searches n can need (at least one: with no level asked, n is released)
-            plan = _search_digits(width, max(2 * len(levels), 1))
-            first = _probes(np.array([lo_grid]), *plan[0])
-            local = np.concatenate([[row_count(rows), excluded], at_or_below(first.ravel())])
-            pooled_first = await pool(session, local, COUNT_BITS)
-            missing = {"excluded": (release(session, pooled_first[1:2]), 0)}
-            pooled_first = P.concatenate([pooled_first[:1], pooled_first[2:]])
-            (total,) = await open_if_at_least(session, pooled_first[:1], k, "quantile n")
-            if total is None:
-                return missing | {PUBLIC: {"n": None, "grid": []}}
-            _, below, above = _order_ranks(total, levels)
-            allowed = (below >= k) & (total - 1 - above >= k)
-            ranks, searched = np.unique(
-                np.concatenate([below[allowed], above[allowed]]), return_inverse=True
+            tables = [at_or_below(lo_grid + p.ravel()) for p in probes]
+            local = np.concatenate([[row_count(rows), excluded], *tables])
+            count_bits = COUNT_BITS + session.n - 1  # the sum of n parties' inputs
+            bits = count_bits + level_bits + 3  # |(n - 1) A + 2^E - 2^E G| < 2^bits
+            searches = 2 * len(numerators)
+            pooled, ahead = await session.together(
+                pool(session, local, COUNT_BITS),
+                first_masks(session, max(searches, 1), digits, bits),
             )
-            low = np.full(len(ranks), lo_grid, dtype=np.int64)
-            steps = plan if len(ranks) else []
-            # a count c and a target rank r lie in [0, n] and [1, n]: |c - r| < 2^bits(n)
-            bits = total.bit_length()
-            ahead = None  # each step's comparison masks are dealt during the step before
-            for step, (digit_bits, remaining) in enumerate(steps):
-                part = 1 << (remaining - digit_bits)
-                probes = _probes(low, digit_bits, remaining)
-                if step == 0:
-                    pooled = P.concatenate([pooled_first[1:]] * len(ranks))
-                else:
-                    pooled = await pool(session, at_or_below(probes.ravel()), COUNT_BITS)
-                targets = np.repeat(ranks + 1, probes.shape[1])
-                gaps = (pooled - targets).with_bits(bits)
-                label = "quantile search step"
-                if step + 1 < len(steps):
-                    count = len(ranks) * ((1 << steps[step + 1][0]) - 1)
-                    passed, ahead = await session.together(
-                        P.open_ltz(session, gaps, ahead=ahead, label=label),
-                        P.comparison_masks(session, count, bits, opened=True),
-                    )
-                else:
-                    passed = await P.open_ltz(session, gaps, ahead=ahead, label=label)
-                low = low + part * passed.reshape(probes.shape).astype(np.int64).sum(axis=1)
-            return missing | {PUBLIC: {"n": total, "grid": low[searched].tolist()}}
+            n, shares = pooled[0], {"excluded": (release(session, pooled[1:2]), 0)}
+            start, pooled_tables = 2, []
+            for p in probes:
+                pooled_tables.append(pooled[start : start + p.size].reshape(*p.shape))
+                start += p.size
+            field = session.field
+            if not numerators:
+                (n_gate,) = await _gates(session, n, [], [], k)
+                (released_n,) = await release_products(session, [field.mul(n_gate.share, n.share)])
+                return shares | {"n": (released_n, 0)}
+            products = (n - 1) * np.array(numerators, dtype=object)
+            last = 1 << level_bits
+            targets = P.concatenate(
+                [products, products + np.array([last * (a < last) for a in numerators], object)]
+            )
+            found, (n_gate, passed, gated_fraction) = await session.together(
+                smallest_above(session, pooled_tables, digits, targets, last, bits, ahead=ahead),
+                _gates(session, n, products, thresholds, k, level_bits),
+            )
+            low, high = found[: len(numerators)], found[len(numerators) :]
+            # 2^E x_r + F (x_(r+1) - x_r), gated: two products of degree-t sharings
+            value = field.add(
+                field.mul((passed * last).share, low.share),
+                field.mul(gated_fraction.share, (high - low).share),
+            )
+            released_n, released = await release_products(
+                session, [field.mul(n_gate.share, n.share), value]
+            )
+            return shares | {
+                "n": (released_n, 0),
+                "passed": (release(session, passed), 0),
+                "values": (released, 0),
+            }
 
         def result(out: dict[str, Any]) -> QuantileResult:
             excluded = float(out["excluded"][0])
-            if out["n"] is None:
+            total = int(out["n"][0])
+            if total == 0:
                 values = pd.Series(np.nan, index=levels)
                 return QuantileResult(
                     values, column, float("nan"), ["n is below k: suppressed."], excluded
                 )
-            total = int(out["n"])
-            positions, below, above = _order_ranks(total, levels)
-            allowed = (below >= k) & (total - 1 - above >= k)
-            grid = np.asarray(out["grid"], dtype=np.float64)
-            low, high = np.full(len(levels), np.nan), np.full(len(levels), np.nan)
-            low[allowed], high[allowed] = grid[: allowed.sum()], grid[allowed.sum() :]
-            values = (low + (positions - below) * (high - low)) * spec.precision
+            found = np.full(len(levels), np.nan)
+            passed = [int(v) for v in out.get("passed", [])]
+            for index, ok, value in zip(order, passed, out.get("values", []), strict=True):
+                if ok:
+                    offset = Fraction(int(value), 1 << level_bits)
+                    found[index] = float(lo_grid + offset) * spec.precision
             notes = (
                 []
-                if allowed.all()
-                else [f"quantiles with fewer than k = {k} records on either side are suppressed."]
+                if all(passed)
+                else [
+                    f"quantiles with fewer than k = {k} records on either side, or closer than "
+                    f"k = {k} ranks to a lower requested quantile, are suppressed."
+                ]
             )
-            series = pd.Series(values, index=levels)
+            series = pd.Series(found, index=levels)
             return QuantileResult(series, column, float(total), notes, excluded)
 
         filters.parse(where, schema)
-        return Plan(program, GRID_FIELD, result)
+        return Plan(program, modulus, result)
 
 
 def quantile_levels(schema: Schema, column: str, q: Sequence[float]) -> np.ndarray:
-    """The levels ``q`` as an array, checked: a numeric column, levels in [0, 1]."""
+    """The levels ``q`` as an array, checked: a numeric column, levels in [0, 1], at most
+    :data:`MAX_QUANTILE_LEVELS` of them."""
     if schema[column].kind == "category":
         raise ConfigurationError(f"column {column!r} is a category: quantiles need numbers")
     levels = np.asarray(q, dtype=np.float64).reshape(-1)
+    if len(levels) > MAX_QUANTILE_LEVELS:
+        raise ConfigurationError(
+            f"{len(levels)} quantile levels in one call, more than the {MAX_QUANTILE_LEVELS} "
+            "allowed (MAX_QUANTILE_LEVELS): many nearby quantiles would release the sorted "
+            "records themselves"
+        )
     if np.any((levels < 0) | (levels > 1)) or np.isnan(levels).any():
         raise ConfigurationError("quantile levels lie in [0, 1]")
     return levels
@@ -174,33 +232,58 @@ def quantiles_by(
     return QuantileResult(values, column, ns, notes, groups.excluded)
 
 
-def _search_digits(width: int, searches: int, budget: int = 512) -> list[tuple[int, int]]:
-    """The steps of a (2^b)-ary search over 2^width values: (b, bits still unknown) per step.
-    Each step compares 2^b - 1 probes per search (``searches`` >= 1) in one batch, and b is as
-    large as the ``budget`` of comparisons per step allows, so a 16-bit search takes 2 steps,
-    not 16."""
-    digit = max(1, min(width, int(np.log2(budget / searches + 1))))
-    steps = max(1, math.ceil(width / digit))
-    digit = math.ceil(width / steps)  # spread the bits evenly over the steps
-    plan, remaining = [], width
-    while remaining > 0:
-        step = min(digit, remaining)
-        plan.append((step, remaining))
-        remaining -= step
-    return plan
+def _numerators(levels: list[float]) -> tuple[list[int], int]:
+    """The levels as A / 2^E, as the parties and the analyst use them: round(q 2^60) / 2^60
+    with the fewest bits E that hold every level exactly (1 for a median, 2 for quartiles)."""
+    full = [round(q * (1 << LEVEL_BITS)) for q in levels]
+    spare = min(((a & -a).bit_length() - 1 for a in full if a), default=LEVEL_BITS)
+    spare = min(spare, LEVEL_BITS)
+    return [a >> spare for a in full], LEVEL_BITS - spare
 
 
-def _probes(low: np.ndarray, digit_bits: int, remaining: int) -> np.ndarray:
-    """The 2^digit_bits - 1 probes of one search step from each ``low``: probe j is the last
-    value of part j - 1 of [low, low + 2^remaining)."""
-    part = 1 << (remaining - digit_bits)
-    return low[:, None] + part * np.arange(1, 1 << digit_bits)[None, :] - 1
+def _release_thresholds(numerators: list[int], level_bits: int, k: int) -> list[int]:
+    """For levels A / 2^E in increasing order, the least n that releases each: n >= k; k
+    records below r = floor((n - 1) q), i.e. (n - 1) A >= k 2^E; k records above r + 1, i.e.
+    (n - 1) (2^E - A) > k 2^E; and (n - 1) (A - A_prev) >= (k + 1) 2^E for the next lower
+    level, so floor((n - 1) q) - floor((n - 1) q_prev) >= k + 1 and the level's order
+    statistics lie at least k ranks above the lower level's."""
+    last, found = 1 << level_bits, []
+    for index, a in enumerate(numerators):
+        needs = [k]
+        needs.append(1 + _ceil_div(k * last, a) if a > 0 else _NEVER)
+        needs.append(2 + (k * last) // (last - a) if a < last else _NEVER)
+        if index:
+            step = a - numerators[index - 1]
+            needs.append(1 + _ceil_div((k + 1) * last, step) if step > 0 else _NEVER)
+        found.append(min(max(needs), _NEVER))
+    return found
 
 
-def _order_ranks(total: int, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of quantile ``levels`` among ``total`` sorted values (numpy's 'linear'), and
-    the 0-based order statistics below and above each."""
-    positions = (total - 1) * levels
-    below = np.floor(positions).astype(np.int64)
-    above = np.minimum(below + 1, total - 1)
-    return positions, below, above
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+async def _gates(
+    session: Session,
+    n: Shared,
+    products: Shared | list[Any],
+    thresholds: list[int],
+    k: int,
+    level_bits: int = 0,
+) -> list[Shared]:
+    """[n >= k] * ..., the release gates [n >= threshold] per level, and each level's remainder
+    F = (n - 1) A mod 2^E times its gate; with no level, only [n >= k]."""
+    bounds = np.array([k, *thresholds], dtype=object)
+    column = P.concatenate([n.reshape(1)] * len(bounds))
+    if not thresholds:
+        below = await P.ltz(session, column - bounds)
+        return [(1 - below).with_bits(1)]
+    assert isinstance(products, Shared)
+    below, floors = await session.together(
+        P.ltz(session, column - bounds), P.shift_right(session, products, level_bits)
+    )
+    gates = (1 - below).with_bits(1)
+    fraction = (products - floors * (1 << level_bits)).with_bits(level_bits + 1)
+    passed = gates[1:]
+    gated = await P.mul(session, passed, fraction)
+    return [gates[:1], passed, gated]
