@@ -46,6 +46,7 @@ class AnalysisRequest:
     k: int
     allow_extremes: bool
     max_parameter_fraction: float
+    max_quantile_levels: int
     schema_json: str
 
     def canonical(self) -> bytes:
@@ -63,6 +64,7 @@ class AnalysisRequest:
                 "k": self.k,
                 "allow_extremes": self.allow_extremes,
                 "max_parameter_fraction": self.max_parameter_fraction,
+                "max_quantile_levels": self.max_quantile_levels,
             },
             "schema": schema,
         }

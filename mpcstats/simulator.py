@@ -178,6 +178,7 @@ class LocalSimulator(Study):
             k=self.policy.k,
             allow_extremes=self.policy.allow_extremes,
             max_parameter_fraction=self.policy.max_parameter_fraction,
+            max_quantile_levels=self.policy.max_quantile_levels,
             schema_json=self.schema.to_json(),
         )
 

@@ -66,9 +66,15 @@ def policy_message(policy: Policy) -> analyst_pb2.Policy:
         k=policy.k,
         allow_extremes=policy.allow_extremes,
         max_parameter_fraction=policy.max_parameter_fraction,
+        max_quantile_levels=policy.max_quantile_levels,
     )
 
 
 def policy_from_message(message: analyst_pb2.Policy) -> Policy:
     """The policy a message carries (validated: a PolicyError if it is out of range)."""
-    return Policy(message.k, message.allow_extremes, message.max_parameter_fraction)
+    return Policy(
+        message.k,
+        message.allow_extremes,
+        message.max_parameter_fraction,
+        message.max_quantile_levels,
+    )

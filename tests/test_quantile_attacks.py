@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 import mpcstats
-from mpcstats import ConfigurationError, Policy
+from mpcstats import Policy, PolicyError
 from mpcstats.stats.local import select
-from mpcstats.stats.quantiles import MAX_QUANTILE_LEVELS, _numerators, _release_thresholds
+from mpcstats.stats.quantiles import _numerators, _release_thresholds
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.tables import WEIGHT, SqlTable
 from tests.conftest import StudyFactory
@@ -43,9 +43,9 @@ def _pooled(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def test_a_call_with_75_levels_is_refused(make_study: StudyFactory) -> None:
     study = make_study(_frames(), schema=SCHEMA, policy=Policy(k=1))
-    with pytest.raises(ConfigurationError, match="MAX_QUANTILE_LEVELS"):
+    with pytest.raises(PolicyError, match="max_quantile_levels = 9"):
         study.quantiles("bmi", np.linspace(0.01, 0.99, 75).tolist())
-    allowed = np.linspace(0.1, 0.9, MAX_QUANTILE_LEVELS).tolist()
+    allowed = np.linspace(0.1, 0.9, Policy().max_quantile_levels).tolist()
     result = study.quantiles("bmi", allowed)
     np.testing.assert_allclose(
         result.values.to_numpy(), np.quantile(_pooled(_frames()).bmi, allowed), rtol=1e-12

@@ -422,6 +422,7 @@ def test_each_party_audits_the_digest_of_the_request_it_received(
         k=request.policy.k,
         allow_extremes=request.policy.allow_extremes,
         max_parameter_fraction=request.policy.max_parameter_fraction,
+        max_quantile_levels=request.policy.max_quantile_levels,
         schema_json=request.schema_json,
     ).digest()
     for name, records in _end_records(federation, sessions[0]).items():
@@ -441,6 +442,7 @@ BASE = AnalysisRequest(
     k=5,
     allow_extremes=False,
     max_parameter_fraction=0.33,
+    max_quantile_levels=9,
     schema_json=SCHEMA.to_json(),
 )
 
@@ -464,6 +466,7 @@ CHANGES: dict[str, Any] = {
     "k": 6,
     "allow_extremes": True,
     "max_parameter_fraction": 0.25,
+    "max_quantile_levels": 3,
     "schema_json": UNIT.to_json(),
 }
 
@@ -590,6 +593,7 @@ def test_a_simulated_analysis_binds_its_parties_to_its_request(
         k=POLICY.k,
         allow_extremes=POLICY.allow_extremes,
         max_parameter_fraction=POLICY.max_parameter_fraction,
+        max_quantile_levels=POLICY.max_quantile_levels,
         schema_json=SCHEMA.to_json(),
     ).digest()
     state = CohortRecord().state(SCOPE)  # no analysis recorded yet

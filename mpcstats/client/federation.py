@@ -480,4 +480,5 @@ def _strictest(policies: list[Policy]) -> Policy:
         k=max(p.k for p in policies),
         allow_extremes=all(p.allow_extremes for p in policies),
         max_parameter_fraction=min(p.max_parameter_fraction for p in policies),
+        max_quantile_levels=min(p.max_quantile_levels for p in policies),
     )

@@ -25,6 +25,7 @@
     k = 5
     allow_extremes = false
     max_parameter_fraction = 0.33
+    max_quantile_levels = 9
 
     [audit]
     path = "audit/hosp_a.jsonl"
@@ -70,7 +71,7 @@ _KEYS = {  # every key a section may hold: a misspelt one is an error, not a sil
     },
     "federation": {"parties", "addresses", "analysts"},
     "tls": {"ca", "cert", "key"},
-    "policy": {"k", "allow_extremes", "max_parameter_fraction"},
+    "policy": {"k", "allow_extremes", "max_parameter_fraction", "max_quantile_levels"},
     "audit": {"path"},
 }
 _SECTIONS = {*_KEYS, "datasets"}
@@ -229,8 +230,9 @@ class _Reader:
         fraction = self.get(
             "policy", "max_parameter_fraction", float, defaults.max_parameter_fraction
         )
+        levels = self.get("policy", "max_quantile_levels", int, defaults.max_quantile_levels)
         try:
-            return Policy(k=k, allow_extremes=extremes, max_parameter_fraction=fraction)
+            return Policy(k, extremes, fraction, levels)
         except ConfigurationError as error:
             raise ConfigurationError(f"{self.path}: [policy] {error}") from None
 

@@ -105,6 +105,10 @@ def _check_policy(requested: Policy, own: Policy, party: str) -> None:
             f"max_parameter_fraction = {requested.max_parameter_fraction} "
             f"> {own.max_parameter_fraction}"
         )
+    if requested.max_quantile_levels > own.max_quantile_levels:
+        looser.append(
+            f"max_quantile_levels = {requested.max_quantile_levels} > {own.max_quantile_levels}"
+        )
     if looser:
         raise PolicyError(f"the request is less strict than {party}'s policy: {'; '.join(looser)}")
 
@@ -430,6 +434,7 @@ def _request(
         k=request.policy.k,
         allow_extremes=request.policy.allow_extremes,
         max_parameter_fraction=request.policy.max_parameter_fraction,
+        max_quantile_levels=request.policy.max_quantile_levels,
         schema_json=request.schema_json,
     )
 

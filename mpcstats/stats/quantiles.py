@@ -12,12 +12,13 @@ the ranks, the comparisons and the search path stay secret. Beside the search, (
 split into r and its remainder F by one exact shift, and n is compared with each level's
 public release threshold. The analyst receives n (if n >= k), which levels passed, and for
 each passed level 2^E x_r + F (x_(r+1) - x_r) as one number, never the two order statistics
-apart. (The release rule: at most :data:`MAX_QUANTILE_LEVELS` levels, below.)
+apart.
 
-Release rule: at most :data:`MAX_QUANTILE_LEVELS` levels per call; a level is released only if
-k records lie below its lower and above its upper order statistic, and (n - 1) times its
-distance to the next lower requested level is at least k + 1 (so its order statistics are at
-least k ranks above that level's: of two nearby levels the upper one is withheld). Each rule is
+Release rule: at most the policy's ``max_quantile_levels`` levels per call (default 9); a
+level is released only if k records lie below its lower and above its upper order statistic,
+and (n - 1) times its distance to the next lower requested level is at least k + 1 (so its
+order statistics are at least k ranks above that level's: of two nearby levels the upper one
+is withheld). Each rule is
 n >= a public threshold, decided inside MPC. Per group (:func:`quantiles_by`), the groups are
 counted first with complementary suppression, then each released group is searched in a
 session of its own.
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from mpcstats import protocols as P
-from mpcstats._errors import ConfigurationError
+from mpcstats._errors import ConfigurationError, PolicyError
 from mpcstats.protocols.search import first_masks, search_digits, search_probes, smallest_above
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
@@ -50,15 +51,11 @@ from mpcstats.stats.secure import pool, release, release_products
 
 __all__ = [
     "MAX_QUANTILE_GRID_BITS",
-    "MAX_QUANTILE_LEVELS",
     "Quantiles",
     "quantile_levels",
     "quantiles_by",
 ]
 
-# the most quantile levels one call may ask for (issue 18: 75 levels released 64 order
-# statistics). A module constant until Policy carries it on the wire (Policy.max_quantile_levels)
-MAX_QUANTILE_LEVELS = 9
 # the widest grid searched: every party inputs about 2^bits counts (16-24 MB to each peer at
 # 20 bits). An inferred schema keeps |value| / precision below 2^20, so its non-negative
 # columns fit; a column spanning negative and positive values may need 21 bits
@@ -93,7 +90,7 @@ class Quantiles(Analysis):
     def _plan(self, schema: Schema, policy: Policy) -> Plan[QuantileResult]:
         column, where = self.column, self.where
         spec = schema[column]
-        levels = quantile_levels(schema, column, self.q)
+        levels = quantile_levels(schema, policy, column, self.q)
         k = policy.k
         lo_grid, hi_grid = (int(v) for v in spec.grid(np.array([spec.lo, spec.hi])))
         width = max(hi_grid - lo_grid, 1).bit_length()  # the grid fits in 2^width values
@@ -186,17 +183,17 @@ class Quantiles(Analysis):
         return Plan(program, modulus, result)
 
 
-def quantile_levels(schema: Schema, column: str, q: Sequence[float]) -> np.ndarray:
-    """The levels ``q`` as an array, checked: a numeric column, levels in [0, 1], at most
-    :data:`MAX_QUANTILE_LEVELS` of them."""
+def quantile_levels(schema: Schema, policy: Policy, column: str, q: Sequence[float]) -> np.ndarray:
+    """The levels ``q`` as an array, checked: a numeric column, levels in [0, 1], at most the
+    policy's ``max_quantile_levels`` of them."""
     if schema[column].kind == "category":
         raise ConfigurationError(f"column {column!r} is a category: quantiles need numbers")
     levels = np.asarray(q, dtype=np.float64).reshape(-1)
-    if len(levels) > MAX_QUANTILE_LEVELS:
-        raise ConfigurationError(
-            f"{len(levels)} quantile levels in one call, more than the {MAX_QUANTILE_LEVELS} "
-            "allowed (MAX_QUANTILE_LEVELS): many nearby quantiles would release the sorted "
-            "records themselves"
+    if len(levels) > policy.max_quantile_levels:
+        raise PolicyError(
+            f"{len(levels)} quantile levels in one call, more than the policy's "
+            f"max_quantile_levels = {policy.max_quantile_levels}: many nearby quantiles would "
+            "release the sorted records themselves"
         )
     if np.any((levels < 0) | (levels > 1)) or np.isnan(levels).any():
         raise ConfigurationError("quantile levels lie in [0, 1]")
@@ -206,6 +203,7 @@ def quantile_levels(schema: Schema, column: str, q: Sequence[float]) -> np.ndarr
 def quantiles_by(
     run: Callable[[Analysis], Any],
     schema: Schema,
+    policy: Policy,
     column: str,
     q: Sequence[float],
     where: str | None,
@@ -214,7 +212,7 @@ def quantiles_by(
     """Quantiles per level of ``by``: a suppressed count of the groups, then one
     :class:`Quantiles` session per released group (``run`` runs an analysis)."""
     with arguments_of("quantiles"):
-        levels = quantile_levels(schema, column, q)
+        levels = quantile_levels(schema, policy, column, q)
     groups: CountResult = run(Count(where=where, by=by))
     values = pd.DataFrame(np.nan, index=groups.counts.index, columns=levels)
     ns = pd.Series(np.nan, index=groups.counts.index, name="n")

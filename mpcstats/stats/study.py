@@ -133,7 +133,7 @@ class Study(abc.ABC):
         are counted first (suppressed as :meth:`count`), then each released group is searched
         in a session of its own."""
         if by is not None:
-            return quantiles_by(self.run_analysis, self.schema, column, q, where, by)
+            return quantiles_by(self.run_analysis, self.schema, self.policy, column, q, where, by)
         return self.run_analysis(Quantiles(column, q, where))
 
     def median(self, column: str, where: str | None = None, by: str | None = None) -> Any:

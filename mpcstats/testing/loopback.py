@@ -151,6 +151,7 @@ class LoopbackFederation:
             f"k = {policy.k}",
             f"allow_extremes = {str(policy.allow_extremes).lower()}",
             f"max_parameter_fraction = {policy.max_parameter_fraction}",
+            f"max_quantile_levels = {policy.max_quantile_levels}",
             "",
             "[audit]",
             'path = "audit.jsonl"',

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mpcstats.transport._proto.v1 import peer_pb2 as mpcstats_dot_v1_dot_peer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mpcstats/v1/analyst.proto\x12\x0bmpcstats.v1\x1a\x16mpcstats/v1/peer.proto\"\x11\n\x0f\x44\x65scribeRequest\"K\n\x06Policy\x12\t\n\x01k\x18\x01 \x01(\r\x12\x16\n\x0e\x61llow_extremes\x18\x02 \x01(\x08\x12\x1e\n\x16max_parameter_fraction\x18\x03 \x01(\x01\",\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bschema_json\x18\x02 \x01(\t\"\xa8\x01\n\tPartyInfo\x12\r\n\x05party\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x0f\n\x07parties\x18\x03 \x03(\t\x12\x0e\n\x06helper\x18\x04 \x01(\x08\x12&\n\x08\x64\x61tasets\x18\x05 \x03(\x0b\x32\x14.mpcstats.v1.Dataset\x12#\n\x06policy\x18\x06 \x01(\x0b\x32\x13.mpcstats.v1.Policy\x12\x0f\n\x07version\x18\x07 \x01(\t\"\x93\x01\n\nRunRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x04 \x01(\t\x12#\n\x06policy\x18\x05 \x01(\x0b\x32\x13.mpcstats.v1.Policy\x12\x13\n\x0bschema_json\x18\x06 \x01(\t\".\n\x08Progress\x12\x0e\n\x06rounds\x18\x01 \x01(\x04\x12\x12\n\nbytes_sent\x18\x02 \x01(\x04\"M\n\x0bOutputShare\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x66rac\x18\x02 \x01(\r\x12\"\n\x05share\x18\x03 \x01(\x0b\x32\x13.mpcstats.v1.Tensor\"\x94\x01\n\x06Output\x12(\n\x06shares\x18\x01 \x03(\x0b\x32\x18.mpcstats.v1.OutputShare\x12\x13\n\x0bpublic_json\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65gree\x18\x03 \x01(\r\x12\x14\n\x0cmodulus_bits\x18\x04 \x01(\r\x12%\n\x06totals\x18\x05 \x01(\x0b\x32\x15.mpcstats.v1.Progress\"g\n\tRunUpdate\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.mpcstats.v1.ProgressH\x00\x12%\n\x06output\x18\x02 \x01(\x0b\x32\x13.mpcstats.v1.OutputH\x00\x42\x08\n\x06update2\x85\x01\n\x07\x41nalyst\x12@\n\x08\x44\x65scribe\x12\x1c.mpcstats.v1.DescribeRequest\x1a\x16.mpcstats.v1.PartyInfo\x12\x38\n\x03Run\x12\x17.mpcstats.v1.RunRequest\x1a\x16.mpcstats.v1.RunUpdate0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mpcstats/v1/analyst.proto\x12\x0bmpcstats.v1\x1a\x16mpcstats/v1/peer.proto\"\x11\n\x0f\x44\x65scribeRequest\"h\n\x06Policy\x12\t\n\x01k\x18\x01 \x01(\r\x12\x16\n\x0e\x61llow_extremes\x18\x02 \x01(\x08\x12\x1e\n\x16max_parameter_fraction\x18\x03 \x01(\x01\x12\x1b\n\x13max_quantile_levels\x18\x04 \x01(\r\",\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bschema_json\x18\x02 \x01(\t\"\xa8\x01\n\tPartyInfo\x12\r\n\x05party\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x0f\n\x07parties\x18\x03 \x03(\t\x12\x0e\n\x06helper\x18\x04 \x01(\x08\x12&\n\x08\x64\x61tasets\x18\x05 \x03(\x0b\x32\x14.mpcstats.v1.Dataset\x12#\n\x06policy\x18\x06 \x01(\x0b\x32\x13.mpcstats.v1.Policy\x12\x0f\n\x07version\x18\x07 \x01(\t\"\x93\x01\n\nRunRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x04 \x01(\t\x12#\n\x06policy\x18\x05 \x01(\x0b\x32\x13.mpcstats.v1.Policy\x12\x13\n\x0bschema_json\x18\x06 \x01(\t\".\n\x08Progress\x12\x0e\n\x06rounds\x18\x01 \x01(\x04\x12\x12\n\nbytes_sent\x18\x02 \x01(\x04\"M\n\x0bOutputShare\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x66rac\x18\x02 \x01(\r\x12\"\n\x05share\x18\x03 \x01(\x0b\x32\x13.mpcstats.v1.Tensor\"\x94\x01\n\x06Output\x12(\n\x06shares\x18\x01 \x03(\x0b\x32\x18.mpcstats.v1.OutputShare\x12\x13\n\x0bpublic_json\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65gree\x18\x03 \x01(\r\x12\x14\n\x0cmodulus_bits\x18\x04 \x01(\r\x12%\n\x06totals\x18\x05 \x01(\x0b\x32\x15.mpcstats.v1.Progress\"g\n\tRunUpdate\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.mpcstats.v1.ProgressH\x00\x12%\n\x06output\x18\x02 \x01(\x0b\x32\x13.mpcstats.v1.OutputH\x00\x42\x08\n\x06update2\x85\x01\n\x07\x41nalyst\x12@\n\x08\x44\x65scribe\x12\x1c.mpcstats.v1.DescribeRequest\x1a\x16.mpcstats.v1.PartyInfo\x12\x38\n\x03Run\x12\x17.mpcstats.v1.RunRequest\x1a\x16.mpcstats.v1.RunUpdate0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESCRIBEREQUEST']._serialized_start=66
   _globals['_DESCRIBEREQUEST']._serialized_end=83
   _globals['_POLICY']._serialized_start=85
-  _globals['_POLICY']._serialized_end=160
-  _globals['_DATASET']._serialized_start=162
-  _globals['_DATASET']._serialized_end=206
-  _globals['_PARTYINFO']._serialized_start=209
-  _globals['_PARTYINFO']._serialized_end=377
-  _globals['_RUNREQUEST']._serialized_start=380
-  _globals['_RUNREQUEST']._serialized_end=527
-  _globals['_PROGRESS']._serialized_start=529
-  _globals['_PROGRESS']._serialized_end=575
-  _globals['_OUTPUTSHARE']._serialized_start=577
-  _globals['_OUTPUTSHARE']._serialized_end=654
-  _globals['_OUTPUT']._serialized_start=657
-  _globals['_OUTPUT']._serialized_end=805
-  _globals['_RUNUPDATE']._serialized_start=807
-  _globals['_RUNUPDATE']._serialized_end=910
-  _globals['_ANALYST']._serialized_start=913
-  _globals['_ANALYST']._serialized_end=1046
+  _globals['_POLICY']._serialized_end=189
+  _globals['_DATASET']._serialized_start=191
+  _globals['_DATASET']._serialized_end=235
+  _globals['_PARTYINFO']._serialized_start=238
+  _globals['_PARTYINFO']._serialized_end=406
+  _globals['_RUNREQUEST']._serialized_start=409
+  _globals['_RUNREQUEST']._serialized_end=556
+  _globals['_PROGRESS']._serialized_start=558
+  _globals['_PROGRESS']._serialized_end=604
+  _globals['_OUTPUTSHARE']._serialized_start=606
+  _globals['_OUTPUTSHARE']._serialized_end=683
+  _globals['_OUTPUT']._serialized_start=686
+  _globals['_OUTPUT']._serialized_end=834
+  _globals['_RUNUPDATE']._serialized_start=836
+  _globals['_RUNUPDATE']._serialized_end=939
+  _globals['_ANALYST']._serialized_start=942
+  _globals['_ANALYST']._serialized_end=1075
 # @@protoc_insertion_point(module_scope)

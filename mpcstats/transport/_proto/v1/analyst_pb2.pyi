@@ -12,14 +12,16 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("k", "allow_extremes", "max_parameter_fraction")
+    __slots__ = ("k", "allow_extremes", "max_parameter_fraction", "max_quantile_levels")
     K_FIELD_NUMBER: _ClassVar[int]
     ALLOW_EXTREMES_FIELD_NUMBER: _ClassVar[int]
     MAX_PARAMETER_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUANTILE_LEVELS_FIELD_NUMBER: _ClassVar[int]
     k: int
     allow_extremes: bool
     max_parameter_fraction: float
-    def __init__(self, k: _Optional[int] = ..., allow_extremes: _Optional[bool] = ..., max_parameter_fraction: _Optional[float] = ...) -> None: ...
+    max_quantile_levels: int
+    def __init__(self, k: _Optional[int] = ..., allow_extremes: _Optional[bool] = ..., max_parameter_fraction: _Optional[float] = ..., max_quantile_levels: _Optional[int] = ...) -> None: ...
 
 class Dataset(_message.Message):
     __slots__ = ("name", "schema_json")
