@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mpcstats._errors import PolicyError
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.schema import Column, Schema
 from tests.conftest import StudyFactory
@@ -111,3 +112,20 @@ def test_honest_results_still_report_excluded(make_study: StudyFactory) -> None:
     assert np.nansum(histogram.counts) == len(pooled) - missing
     assert study.describe("age").excluded == 0  # no missing value: 0 is released
     assert study.count(by="sex").excluded == 0
+
+
+# extremes -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("where", [TARGET, "age > 105"], ids=["one-record", "no-record"])
+def test_extremes_of_fewer_than_k_records_are_refused(make_study: StudyFactory, where: str) -> None:
+    study = make_study(_frames(), schema=SCHEMA, policy=POLICY)
+    for extreme in (study.min, study.max):
+        with pytest.raises(PolicyError, match="fewer than k = 5 records"):
+            extreme("los", where=where)
+
+
+def test_extremes_of_a_large_cohort_equal_numpys(make_study: StudyFactory) -> None:
+    frames = _frames()
+    pooled = _pooled(frames)
+    study = make_study(frames, schema=SCHEMA, policy=POLICY)
+    assert study.min("crp") == pytest.approx(np.nanmin(pooled.crp))
+    assert study.max("los", where="age >= 50") == pooled.los[pooled.age >= 50].max()
