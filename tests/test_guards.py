@@ -129,3 +129,81 @@ def test_extremes_of_a_large_cohort_equal_numpys(make_study: StudyFactory) -> No
     study = make_study(frames, schema=SCHEMA, policy=POLICY)
     assert study.min("crp") == pytest.approx(np.nanmin(pooled.crp))
     assert study.max("los", where="age >= 50") == pooled.los[pooled.age >= 50].max()
+
+
+# models: every design column as coded ----------------------------------------------------------
+MODELS = [("ols", "los"), ("logit", "readmit"), ("poisson", "los")]
+
+
+@pytest.mark.parametrize(("model", "response"), MODELS, ids=[m for m, _ in MODELS])
+def test_a_column_non_zero_on_one_record_is_refused_by_name(
+    make_study: StudyFactory, model: str, response: str
+) -> None:
+    """hiv:age is non-zero on the target alone: its coefficient (with the intercept) would be
+    the target's outcome over its age. Its column is not 0/1, so the level guard missed it."""
+    study = make_study(_frames(), schema=SCHEMA, policy=POLICY)
+    with pytest.raises(PolicyError, match=r"\['hiv:age'\] are non-zero on fewer than k = 5"):
+        getattr(study, model)(f"{response} ~ hiv:age")
+
+
+@pytest.mark.parametrize(("model", "response"), MODELS, ids=[m for m, _ in MODELS])
+def test_a_level_coded_column_zero_on_one_record_is_refused_by_name(
+    make_study: StudyFactory, model: str, response: str
+) -> None:
+    """The mirror image: hiv:age with every patient but the target HIV-positive is zero on the
+    target alone, and age - hiv:age would single it out."""
+    frames = _frames()
+    for frame in frames.values():
+        frame["hiv"] = 1 - frame["hiv"]
+    study = make_study(frames, schema=SCHEMA, policy=POLICY)
+    with pytest.raises(PolicyError, match=r"\['hiv:age'\] are zero on 1 to 4 records"):
+        getattr(study, model)(f"{response} ~ age + hiv:age")
+
+
+@pytest.mark.parametrize(("model", "response"), MODELS, ids=[m for m, _ in MODELS])
+def test_a_well_populated_interaction_passes(
+    make_study: StudyFactory, model: str, response: str
+) -> None:
+    import statsmodels.formula.api as smf
+
+    frames = _frames()
+    study = make_study(frames, schema=SCHEMA, policy=POLICY)
+    formula = f"{response} ~ age + smoker:age + C(sex)"
+    ours = getattr(study, model)(formula)
+    fit = getattr(smf, model)(formula, _pooled(frames))
+    theirs = fit.fit() if model == "ols" else fit.fit(disp=0)
+    assert np.allclose(ours.params, theirs.params[ours.params.index], rtol=1e-6, atol=1e-8)
+
+
+# models: iterates opened to the parties ------------------------------------------------------
+@pytest.mark.parametrize("fit", ["logit", "poisson", "hc1"])
+def test_iterates_are_not_opened_with_two_hospitals_and_a_helper(
+    make_study: StudyFactory, fit: str
+) -> None:
+    """The first Newton step of readmit ~ 1 is the pooled prevalence's logit: with a helper
+    and two hospitals, each hospital would learn the other's count of events."""
+    frames = _frames()
+    two = {name: frames[name] for name in ("hosp_a", "hosp_b")}
+    study = make_study(two, schema=SCHEMA, policy=POLICY)
+    run = {
+        "logit": lambda: study.logit("readmit ~ 1"),
+        "poisson": lambda: study.poisson("los ~ age"),
+        "hc1": lambda: study.ols("los ~ age", cov_type="HC1"),
+    }[fit]
+    with pytest.raises(PolicyError, match=r"at least t \+ 2 = 3 parties hold at least k = 5"):
+        run()
+    assert study.ols("los ~ age").nobs == 120  # exact OLS opens nothing to the parties
+
+
+def test_iterates_are_not_opened_when_a_filter_leaves_one_other_hospital(
+    make_study: StudyFactory,
+) -> None:
+    """Three hospitals, but a filter that keeps one hospital's records (all but a few): the
+    'pooled' iterate would be that hospital's own, given to the other two."""
+    frames = _frames()
+    for frame, low in zip(frames.values(), (20, 20, 80), strict=True):
+        frame["age"] = np.clip(frame["age"], low, 110)
+    study = make_study(frames, schema=SCHEMA, policy=POLICY)
+    with pytest.raises(PolicyError, match="at least t \\+ 2 = 3 parties"):
+        study.logit("readmit ~ age", where="age < 80")
+    assert study.logit("readmit ~ age").converged
