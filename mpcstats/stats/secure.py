@@ -17,6 +17,8 @@ exactly when n < k and otherwise uniform and non-zero. The analyst receives z an
 output v, and recovers v = (z v) / z only when z is non-zero: ceil(log2(k + 2)) - 1 rounds
 (2 for k = 5) instead of a comparison, as the last products stay at degree 2t and are
 re-randomised, not reduced. :func:`open_gate` is the analyst's side; parties learn nothing.
+A count of records a missing value excluded is gated with the kept records as one line
+(:func:`line_gate`): the filter's count, another query's output, is their sum.
 """
 
 from __future__ import annotations
@@ -196,25 +198,15 @@ async def _all_of(session: Session, bits: Shared) -> Shared:
 
 
 async def gate_groups(
-    session: Session, n: Shared, values: list[Shared], k: int, excluded: Shared | None = None
+    session: Session, n: Shared, values: list[Shared], k: int, excluded: Shared
 ) -> dict[str, tuple[np.ndarray, int]]:
     """As :func:`gate_at_least` for the groups of one variable (a 1-D vector of counts ``n``),
     with complementary suppression: if exactly one group has fewer than k records, the
     smallest other group is withheld too, so an overall statistic minus the released groups
-    does not give the small group's. The gate is 1 - flag; ``open_gate`` reads it the same.
-
-    With ``excluded`` (the pooled records a missing value dropped, shape (1,)), every group is
-    also gated by :func:`line_gate`, which runs beside the suppression (no extra round), and
-    ``excluded_gate`` and ``excluded_gated`` release the count of excluded records under it."""
-    if excluded is None:
-        flags = await suppress(session, n, k)
-        kept = (1 - flags).with_bits(1)
-        products = await P.mul(session, P.concatenate([kept] * len(values)), P.concatenate(values))
-        shares = [release(session, kept)] + [
-            release(session, products[i * n.size : (i + 1) * n.size]) for i in range(len(values))
-        ]
-        names = ["gate", *(f"gated{index}" for index in range(len(values)))]
-        return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
+    does not give the small group's. ``excluded`` (the pooled records a missing value dropped,
+    shape (1,)) completes the line: every group is also gated by :func:`line_gate`, which runs
+    beside the suppression, and ``excluded_gate`` and ``excluded_gated`` release the count
+    under it. The gate is (1 - flag) times the line's gate; ``open_gate`` reads it as usual."""
     field = session.field
     flags, line = await session.together(
         suppress(session, n, k), line_gate(session, n.sum().reshape(1), excluded, k)
