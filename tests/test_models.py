@@ -135,7 +135,11 @@ def test_a_fit_opens_only_the_guard_and_the_masked_matrix(
     study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
     study.ols("los ~ age + bmi")
     # X'X R for a secret uniform R: uniform whatever X'X is; no coefficient reaches a party
-    assert _opened_counts(study) == {"model size guard": {1}, "masked X'X": {9}}
+    assert _opened_counts(study) == {
+        "model size guard": {1},
+        "rare column guard": {2},  # a verdict per design column but the intercept
+        "masked X'X": {9},
+    }
 
 
 def test_hc1_opens_only_the_coefficients_beyond_masked_values(
@@ -144,7 +148,7 @@ def test_hc1_opens_only_the_coefficients_beyond_masked_values(
     study = mpcstats.LocalSimulator(hospitals, schema=SCHEMA, record_openings=True)
     study.ols("los ~ age + bmi", cov_type="HC1")
     counts = _opened_counts(study)
-    guards = {"model size guard", "binary covariate guard"}
+    guards = {"model size guard", "rare column guard", "rare zero guard", "data parties guard"}
     assert set(counts) <= MASKED | guards | {"masked X'X", "coefficients"}
     assert counts["coefficients"] == {3}  # the residual pass needs them
 
@@ -300,12 +304,12 @@ def test_a_binary_covariate_with_a_rare_level_is_refused_by_name(
     frames["h1"].loc[frames["h1"].index[:3], "smoker"] = 1  # 3 smokers in all, k = 5
     study = make_study(frames, schema=SMOKERS)
     for fit in (study.ols, study.logit):
-        with pytest.raises(PolicyError, match=r"\['smoker'\]: a level has fewer than k = 5"):
+        with pytest.raises(PolicyError, match=r"\['smoker'\] are non-zero on fewer than k = 5"):
             fit("cancer ~ age + smoker + C(sex)")
     assert study.logit("cancer ~ age + C(sex)").converged
     sim = mpcstats.LocalSimulator(frames, schema=SMOKERS, policy=Policy(k=3), record_openings=True)
     sim.ols("cancer ~ age + smoker + C(sex)")  # 3 smokers pass k = 3
-    assert _opened_counts(sim)["binary covariate guard"] == {4}  # 2 levels x 2 covariates
+    assert _opened_counts(sim)["rare column guard"] == {3}  # a verdict per design column
 
 
 def test_a_categorical_without_its_margin_fits_as_statsmodels(
@@ -452,7 +456,7 @@ def test_a_glm_fit_opens_only_the_newton_steps(model: str) -> None:
     frames = {f"h{i}": smokers(rng, n) for i, n in enumerate((400, 150, 700))}
     study = mpcstats.LocalSimulator(frames, schema=SMOKERS, record_openings=True)
     assert getattr(study, model)("cancer ~ age + smoker + C(sex)").converged
-    guards = {"model size guard", "binary covariate guard"}
+    guards = {"model size guard", "rare column guard", "rare zero guard", "data parties guard"}
     assert _opened(study) <= MASKED | guards | {"masked Z'Z", "Newton step"}
 
 

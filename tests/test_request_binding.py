@@ -582,7 +582,8 @@ def test_a_simulated_analysis_binds_its_parties_to_its_request(
     monkeypatch.setattr("mpcstats.simulator.Session", Recording)
     study = LocalSimulator(frames, schema=SCHEMA, policy=POLICY)
     assert study.count(where="smoker == 1").counts.iloc[0] > 0
-    assert study.last_run is not None and study.last_run.rounds == 3  # no round added
+    # no round added: pooling, the count's gate (2) and the excluded rule's (1)
+    assert study.last_run is not None and study.last_run.rounds == 4
     expected = AnalysisRequest(
         session="simulation",
         analyst="",

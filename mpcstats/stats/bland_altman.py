@@ -22,7 +22,10 @@ class BlandAltman(Analysis):
     """Bland–Altman agreement of ``method_a`` and ``method_b``."""
 
     name = "bland_altman"
-    leakage = Leakage(analyst="n, bias and sd of the differences, if n is at least k")
+    leakage = Leakage(
+        analyst="n, bias and sd of the differences, if n is at least k and the pairs excluded "
+        "for a missing value are none or at least k"
+    )
 
     method_a: str
     method_b: str

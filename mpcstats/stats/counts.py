@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mpcstats import protocols as P
 from mpcstats._errors import ConfigurationError
 from mpcstats.core.field import PrimeField
+from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.session import Session
 from mpcstats.stats import filters
 from mpcstats.stats.analysis import Analysis, Cohort, Leakage, Plan, Table
@@ -30,10 +30,13 @@ from mpcstats.stats.results import CountResult, CrosstabResult, HistogramResult
 from mpcstats.stats.schema import Column, Schema
 from mpcstats.stats.secure import (
     check_suppressible,
+    excluded_note,
     gate_at_least,
+    line_gate,
+    open_excluded,
     open_gate,
     pool,
-    release,
+    release_products,
     suppress,
 )
 
@@ -42,7 +45,9 @@ __all__ = ["Count", "Crosstab", "Histogram", "suppressed_table"]
 _COUNTS = Leakage(
     analyst="the counts of cells with at least k records, which cells were suppressed "
     "(complementary suppression included), and the pooled number of records excluded for a "
-    "missing value",
+    "missing value if it is 0 or at least k and the table holds at least k records (otherwise "
+    "it is suppressed, and with 1 to k - 1 excluded the whole table too: the filter's count "
+    "minus the table's total would give it)",
 )
 
 
@@ -70,7 +75,7 @@ class Count(Analysis):
 
         def result(counts: np.ndarray, excluded: float) -> CountResult:
             series = pd.Series(counts, index=pd.Index(levels, name=by), name="count")
-            notes = suppression_notes(counts, policy.k)
+            notes = suppression_notes(counts, policy.k, excluded)
             return CountResult(series, policy.k, self.where, notes, excluded)
 
         table = _Table(local, [by] if by else [], (len(levels),))
@@ -115,7 +120,7 @@ class Histogram(Analysis):
             )
 
         def result(counts: np.ndarray, excluded: float) -> HistogramResult:
-            notes = suppression_notes(counts, policy.k)
+            notes = suppression_notes(counts, policy.k, excluded)
             return HistogramResult(
                 counts, edges, column, policy.k, notes, excluded, by, levels or ()
             )
@@ -170,7 +175,9 @@ class Crosstab(Analysis):
             table = (
                 frames[0] if layer is None else pd.concat(frames, keys=layer_levels, names=[layer])
             )
-            return CrosstabResult(table, policy.k, suppression_notes(counts, policy.k), excluded)
+            return CrosstabResult(
+                table, policy.k, suppression_notes(counts, policy.k, excluded), excluded
+            )
 
         needed = [row, col] + ([layer] if layer else [])
         shape = (len(layer_levels), len(rows_levels), len(col_levels))
@@ -206,38 +213,46 @@ def suppressed_table(
         counts = np.asarray(table.local(rows), dtype=np.int64)
         pooled = await pool(session, np.append(counts.ravel(), excluded), COUNT_BITS)
         total, missing = pooled[:-1].reshape(*counts.shape), pooled[-1:]
-        outputs = {"excluded": (release(session, missing), 0)}
-        if single:
+        if single:  # the cell and the excluded records make the filter's count: one gate
             cell = total.reshape(1)
-            return outputs | await gate_at_least(session, cell, [cell], k)
-        flags = await suppress(session, total, k)
-        kept = total - (await P.mul(session, flags, total)).with_bits(total.bits)
-        return outputs | {
-            "counts": (release(session, kept), 0),
-            "flags": (release(session, flags), 0),
-        }
+            return await gate_at_least(session, cell, [cell, missing], k, missing)
+        # the table's total and the excluded records make the filter's count, which another
+        # query releases: the table is gated with the excluded count (line_gate)
+        field = session.field
+        flags, line = await session.together(
+            suppress(session, total, k), line_gate(session, total.sum().reshape(1), missing, k)
+        )
+        kept = field.sub(1, flags.share)
+        (gate,) = await reduce_degree(session, [(field, field.mul(kept, line[0]))])
+        products = [gate, field.mul(gate, total.share), line, field.mul(line, missing.share)]
+        shares = await release_products(session, products)
+        names = ["gate", "gated0", "excluded_gate", "excluded_gated"]
+        return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
 
     def counts_of(out: dict[str, Any]) -> Any:
-        excluded = float(out["excluded"][0])
+        field = PrimeField.with_bits(COUNT_FIELD)
         if single:
-            passed, (kept,) = open_gate(PrimeField.with_bits(COUNT_FIELD), out, 1)
+            passed, (kept, missing) = open_gate(field, out, 2)
             counts = np.where(passed, kept.astype(np.float64), np.nan).reshape(shape)
-            return result(counts, excluded)
-        counts = out["counts"].astype(np.float64)
-        counts[out["flags"].astype(np.int64) == 1] = np.nan
+            return result(counts, float(missing[0]) if passed[0] else math.nan)
+        excluded = open_excluded(field, out)
+        passed, (kept,) = open_gate(field, out, 1)
+        counts = np.where(passed, kept.astype(np.float64), np.nan).reshape(shape)
         return result(counts, excluded)
 
     filters.parse(where, schema)  # a filter that does not parse is refused before a session
     return Plan(program, COUNT_FIELD, counts_of)
 
 
-def suppression_notes(counts: np.ndarray, k: int) -> list[str]:
+def suppression_notes(counts: np.ndarray, k: int, excluded: float = 0.0) -> list[str]:
     hidden = int(np.isnan(counts).sum())
+    notes = [excluded_note(k)] if math.isnan(excluded) else []
     if not hidden:
-        return []
+        return notes
     return [
         f"{hidden} cell(s) suppressed: fewer than k = {k} records, or suppressed "
-        "as a complement so that a small cell cannot be recovered from its row or column."
+        "as a complement so that a small cell cannot be recovered from its row or column.",
+        *notes,
     ]
 
 

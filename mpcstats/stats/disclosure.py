@@ -5,9 +5,9 @@ the patients over 40, minus that of the same patients but one, gives that one pa
 Every party therefore keeps, per analyst and dataset, the sets of its own records that earlier
 analyses used (:class:`CohortRecord`; stored at the party, never sent). Before a new analysis
 computes anything, each party counts, for each of the new analysis' record sets and each
-recorded set, the records of its own that lie in exactly one of the two; the counts are pooled
-inside MPC and the analysis is refused if a pooled difference lies in 1..k-1. Only that
-verdict is opened, per recorded set (:func:`refuse_close_cohorts`).
+recorded set of the same kind, the records of its own that lie in exactly one of the two;
+the counts are pooled inside MPC and the analysis is refused if a pooled difference lies in
+1..k-1. Only that verdict is opened, per pair (:func:`refuse_close_cohorts`).
 
 An analysis uses two record sets: the records passing its filter (which its count of records
 excluded for a missing value describes too) and those of them complete in its columns. A
@@ -44,6 +44,7 @@ from mpcstats.stats.tables import SqlTable
 __all__ = ["MAX_COHORTS", "CohortRecord", "bound", "guarded"]
 
 MAX_COHORTS = 4096  # recorded record sets per analyst and dataset
+_KINDS = ("filter", "complete")  # an analysis' two sets, in the order of cohort_sets
 
 
 def cohort_sets(table: Table, schema: Schema, cohort: Cohort, key: str | None) -> list[np.ndarray]:
@@ -69,18 +70,36 @@ def _frame_ids(frame: pd.DataFrame, key: str | None) -> np.ndarray:
     return pd.util.hash_pandas_object(frame[key], index=False).to_numpy(np.uint64)
 
 
-def differences(new: list[np.ndarray], recorded: list[np.ndarray]) -> np.ndarray:
-    """|a Δ b| for each new set a and each recorded set b, row by row."""
+def _pairs(entries: list[_Entry]) -> list[tuple[int, int]]:
+    """(new set, recorded set) of the same kind: a filter's records with a filter's, complete
+    records with complete ones. Across kinds, the sets of one and the same filter differ by
+    the records a missing value excluded, which the rule on ``excluded`` governs."""
+    return [
+        (kind, index)
+        for kind in range(len(_KINDS))
+        for index, entry in enumerate(entries)
+        if entry.kind == _KINDS[kind]
+    ]
+
+
+def differences(
+    new: list[np.ndarray], recorded: list[np.ndarray], pairs: list[tuple[int, int]]
+) -> np.ndarray:
+    """|a Δ b| for each pair of a new set a and a recorded set b."""
     return np.array(
-        [[np.setxor1d(a, b, assume_unique=True).size for b in recorded] for a in new],
+        [np.setxor1d(new[i], recorded[j], assume_unique=True).size for i, j in pairs],
         dtype=np.int64,
-    ).reshape(-1)
+    )
 
 
 @dataclass
 class _Entry:
     label: str  # the definition of the set: public, the same at every party
     packed: bytes  # the sorted ids, delta-encoded and compressed
+
+    @property
+    def kind(self) -> str:
+        return _KINDS[1] if '"complete"' in self.label else _KINDS[0]
 
     def ids(self) -> np.ndarray:
         deltas = np.frombuffer(zlib.decompress(self.packed), dtype=np.uint64)
@@ -163,6 +182,7 @@ def guarded(
     so an analysis that then fails stays recorded (the safe side); or, with nothing recorded
     yet, after the analysis, whose rounds bind the parties."""
     entries = list(record.entries(scope))
+    pairs = _pairs(entries)
     state = _state(scope, entries)
     cohort = analysis.cohort(schema)
 
@@ -172,8 +192,9 @@ def guarded(
             outputs = await program(session, table)
             record.add(scope, labels(cohort), sets)
             return outputs
-        found = differences(sets, [entry.ids() for entry in entries])
-        await refuse_close_cohorts(session, found, [entry.label for entry in entries], policy.k)
+        found = differences(sets, [entry.ids() for entry in entries], pairs)
+        compared = [entries[j].label for _, j in pairs]
+        await refuse_close_cohorts(session, found, compared, policy.k)
         record.add(scope, labels(cohort), sets)
         return await program(session, table)
 
@@ -203,15 +224,15 @@ async def refuse_close_cohorts(
     session: Session, differences_of_mine: np.ndarray, recorded: list[str], k: int
 ) -> None:
     """Refuse the analysis if a pooled difference lies in 1..k-1 (only that verdict, per
-    recorded set, is opened): ``differences_of_mine`` holds this party's counts for each new
-    set and each of the ``recorded`` sets, row by row."""
+    pair, is opened): ``differences_of_mine`` holds this party's count for each pair of a new
+    set and a recorded set, whose label is ``recorded``'s at the same position."""
     if k <= 1 or not len(differences_of_mine):
         return
     pooled = (await pool(session, differences_of_mine, COUNT_BITS)).with_bits(COUNT_BITS)
     # the gate (d - 1)(d - 2)...(d - k + 1) is zero exactly when d is in 1..k-1
     apart = await at_least_public(session, pooled - 1, k - 1, "cohort overlap")
     if not apart.all():
-        close = sorted({recorded[i % len(recorded)] for i in np.flatnonzero(~apart)})
+        close = sorted({recorded[i] for i in np.flatnonzero(~apart)})
         raise OverlapError(
             f"this analysis uses records that differ from those of an earlier analysis by "
             f"fewer than k = {k} (earlier: {', '.join(close)}): comparing the two results "

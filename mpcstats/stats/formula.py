@@ -84,6 +84,22 @@ class Design:
             binary += [indicator] * width
         return steps, bounds, binary
 
+    def level_coded(self) -> list[bool]:
+        """Per design column: whether a factor of its term is an indicator (a level of a
+        categorical, a bool or 0/1 column), so that its zeros are the records outside a level
+        (the intercept: no)."""
+        coded = [False] if self.intercept else []
+        for t, term in enumerate(self.terms):
+            width, indicator = 1, False
+            for i, factor in enumerate(term):
+                column = self.schema[factor.column]
+                if factor.categorical:
+                    width *= len(self._levels(factor, (t, i) in self.full))
+                indicator |= factor.categorical or column.kind == "bool"
+                indicator |= (column.lo, column.hi) == (0, 1)
+            coded += [indicator] * width
+        return coded
+
     def _levels(self, factor: _Factor, full: bool = False) -> tuple[object, ...]:
         levels = self.schema[factor.column].levels
         return levels if full else levels[1:]  # the first level is the reference

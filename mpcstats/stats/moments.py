@@ -29,7 +29,14 @@ from mpcstats.stats.local import level_codes, moments, row_weights, select
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.results import DescribeResult, QuantileResult
 from mpcstats.stats.schema import Schema
-from mpcstats.stats.secure import gate_at_least, gate_groups, open_gate, pool, release
+from mpcstats.stats.secure import (
+    excluded_note,
+    gate_at_least,
+    gate_groups,
+    open_excluded,
+    open_gate,
+    pool,
+)
 
 __all__ = ["Describe", "Moments", "differences", "moments_plan", "with_quartiles"]
 
@@ -57,7 +64,9 @@ class Describe(Analysis):
         "the grid (which determine n, mean and variance and are determined by them); which "
         "groups were suppressed (with by=, when one group is below k the smallest other is "
         "withheld too, so totals cannot be differenced); the pooled number of records excluded "
-        "for a missing value",
+        "for a missing value if it is 0 or at least k and at least k records were kept (with 1 "
+        "to k - 1 excluded, every group is withheld too: the filter's count minus n would give "
+        "it)",
     )
 
     column: str
@@ -149,14 +158,18 @@ def moments_plan(
         pooled = await pool(session, local(rows, excluded), 2 * value_bits)
         stats = pooled[:-1].reshape(len(levels), 3)
         n, s, q = (stats[:, i] for i in range(3))
-        gate = gate_at_least if by is None else gate_groups
-        outputs = await gate(session, n.with_bits(COUNT_BITS), [n, s, q], k)
-        outputs["excluded"] = (release(session, pooled[-1:]), 0)
-        return outputs
+        missing = pooled[-1:].with_bits(COUNT_BITS)
+        if by is None:  # n + excluded is the filter's count: one gate for both
+            return await gate_at_least(
+                session, n.with_bits(COUNT_BITS), [n, s, q, missing], k, missing
+            )
+        return await gate_groups(session, n.with_bits(COUNT_BITS), [n, s, q], k, missing)
 
     def finish(out: dict[str, Any]) -> R:
         precision = values.precision
-        passed, (n, s, q) = open_gate(PrimeField.with_bits(modulus), out, 3)
+        field = PrimeField.with_bits(modulus)
+        passed, (n, s, q, *rest) = open_gate(field, out, 3 if by else 4)
+        excluded = open_excluded(field, out) if by else float(rest[0][0]) if passed[0] else math.nan
         found = np.array([_finish(*group) for group in zip(n, s, q, strict=True)])
         found *= [1.0, precision, precision**2, precision]  # n, mean, var, std
         found[~passed] = np.nan
@@ -168,11 +181,13 @@ def moments_plan(
         notes = []
         if not passed.all():
             notes.append(f"groups with fewer than k = {k} records are suppressed (NaN).")
+        if math.isnan(excluded):
+            notes.append(excluded_note(k))
         notes.append(
             f"values are computed exactly on the declared precision grid ({precision:g}) and "
             "rounded once, to float64, at the analyst."
         )
-        return result(Moments(frame, float(out["excluded"].sum()), notes))
+        return result(Moments(frame, excluded, notes))
 
     filters.parse(where, schema)  # a filter that does not parse is refused before a session
     return Plan(program, modulus, finish)

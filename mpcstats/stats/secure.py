@@ -17,6 +17,8 @@ exactly when n < k and otherwise uniform and non-zero. The analyst receives z an
 output v, and recovers v = (z v) / z only when z is non-zero: ceil(log2(k + 2)) - 1 rounds
 (2 for k = 5) instead of a comparison, as the last products stay at degree 2t and are
 re-randomised, not reduced. :func:`open_gate` is the analyst's side; parties learn nothing.
+A count of records a missing value excluded is gated with the kept records as one line
+(:func:`line_gate`): the filter's count, another query's output, is their sum.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ from mpcstats.protocols.shared import Shared
 __all__ = [
     "SUPPRESSION_PASSES",
     "at_least_public",
+    "count_gate",
+    "excluded_note",
     "gate_at_least",
     "gate_groups",
+    "line_gate",
+    "open_excluded",
     "open_gate",
     "open_if_at_least",
     "pool",
@@ -192,41 +198,90 @@ async def _all_of(session: Session, bits: Shared) -> Shared:
 
 
 async def gate_groups(
-    session: Session, n: Shared, values: list[Shared], k: int
+    session: Session, n: Shared, values: list[Shared], k: int, excluded: Shared
 ) -> dict[str, tuple[np.ndarray, int]]:
     """As :func:`gate_at_least` for the groups of one variable (a 1-D vector of counts ``n``),
     with complementary suppression: if exactly one group has fewer than k records, the
     smallest other group is withheld too, so an overall statistic minus the released groups
-    does not give the small group's. The gate is 1 - flag; ``open_gate`` reads it the same."""
-    flags = await suppress(session, n, k)
-    kept = (1 - flags).with_bits(1)
-    products = await P.mul(session, P.concatenate([kept] * len(values)), P.concatenate(values))
-    shares = [release(session, kept)] + [
-        release(session, products[i * n.size : (i + 1) * n.size]) for i in range(len(values))
-    ]
-    names = ["gate", *(f"gated{index}" for index in range(len(values)))]
+    does not give the small group's. ``excluded`` (the pooled records a missing value dropped,
+    shape (1,)) completes the line: every group is also gated by :func:`line_gate`, which runs
+    beside the suppression, and ``excluded_gate`` and ``excluded_gated`` release the count
+    under it. The gate is (1 - flag) times the line's gate; ``open_gate`` reads it as usual."""
+    field = session.field
+    flags, line = await session.together(
+        suppress(session, n, k), line_gate(session, n.sum().reshape(1), excluded, k)
+    )
+    unflagged = field.sub(1, flags.share)
+    (gate,) = await reduce_degree(session, [(field, field.mul(unflagged, line[0]))])
+    outputs = [gate, *(field.mul(gate, v.share) for v in values)]
+    outputs += [line, field.mul(line, excluded.share)]
+    shares, _ = await _revealable(session, outputs)
+    names = ["gate", *(f"gated{i}" for i in range(len(values))), *_EXCLUDED]
     return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
 
 
+async def count_gate(session: Session, n: Shared, k: int) -> np.ndarray:
+    """Degree-t shares of a gate that is zero where the count n < k and a uniform non-zero
+    element elsewhere, for a caller that multiplies its own outputs by it."""
+    factors = [*_below(session.field, n.share, k), await P.random_field(session, n.shape)]
+    (gate,) = await _products(session, [factors])
+    return gate
+
+
+_EXCLUDED = ("excluded_gate", "excluded_gated")  # the output names of a gated excluded count
+
+
+async def line_gate(session: Session, total: Shared, excluded: Shared, k: int) -> np.ndarray:
+    """Degree-t shares of a gate that is zero exactly where ``total`` < k or 0 < ``excluded``
+    < k, and a uniform non-zero element elsewhere (``total`` and ``excluded`` of one shape).
+
+    The records of a filter are those kept (``total``) and those a missing value excluded;
+    the filter's own count is another query's output, so each of the two counts is released
+    only where the other is too: the excluded count only if at least k records were kept,
+    and neither if between 1 and k - 1 records were excluded (0 excluded is released: it
+    follows from n and the filter's count anyway). ceil(log2(2k)) rounds."""
+    field = session.field
+    factors = _below(field, total.share, k) + _below(field, excluded.share, k, zero_ok=True)
+    factors.append(await P.random_field(session, total.shape))
+    (gate,) = await _products(session, [factors])
+    return gate
+
+
+def _below(field: PrimeField, n: np.ndarray, k: int, zero_ok: bool = False) -> list[np.ndarray]:
+    """Shares of factors whose product is zero exactly where n < k (with ``zero_ok``: where
+    0 < n < k), and non-zero elsewhere (a product of non-zero field elements)."""
+    return [field.reduce(n - j) for j in range(1 if zero_ok else 0, k)]
+
+
 async def gate_at_least(
-    session: Session, n: Shared, values: list[Shared], k: int
+    session: Session, n: Shared, values: list[Shared], k: int, excluded: Shared | None = None
 ) -> dict[str, tuple[np.ndarray, int]]:
     """Output shares of the gate z (zero where n < k) and of z * v for each of ``values``
     (same shape as the 1-D vector of counts ``n``), for :func:`open_gate` at the analyst.
+    With ``excluded`` (same shape), z is also zero where 0 < excluded < k
+    (:func:`line_gate`'s rule, in the same product).
 
     The products run in the field, not on bounded integers: z is a uniform element, never an
     integer result, so no headroom rule applies to it.
     """
-    products = await _gated_products(session, n, [v.share for v in values], k)
+    field = session.field
+    factors = _below(field, n.share, k)
+    if excluded is not None:
+        factors += _below(field, excluded.share, k, zero_ok=True)
+    products = await _gated_products(session, factors, [v.share for v in values], n.shape)
     shares, _ = await _revealable(session, products)
     names = ["gate", *(f"gated{index}" for index in range(len(values)))]
     return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
 
 
-async def at_least_public(session: Session, n: Shared, k: int, label: str) -> np.ndarray:
-    """Whether each count n is at least k, opened to the parties: only that bit is revealed,
-    as the opened gate is 0 or a uniform non-zero element."""
-    (gate,) = await _opened_gate(session, n, [], k, label)
+async def at_least_public(
+    session: Session, n: Shared, k: int, label: str, zero_ok: bool = False
+) -> np.ndarray:
+    """Whether each count n is at least k (with ``zero_ok``: zero or at least k), opened to
+    the parties: only that bit is revealed, as the opened gate is 0 or a uniform non-zero
+    element."""
+    factors = _below(session.field, n.share, k, zero_ok)
+    (gate,) = await _opened_gate(session, factors, [], n.shape, label)
     return np.asarray(gate, dtype=object) != 0
 
 
@@ -234,16 +289,23 @@ async def open_if_at_least(session: Session, n: Shared, k: int, label: str) -> l
     """Each count n opened to the parties where it is at least k, None elsewhere. One opening of
     the gate z and of z * n: z is 0 or a uniform non-zero element, so a count below k and the
     reason a count was withheld stay hidden beyond the verdict itself."""
-    gate, gated = await _opened_gate(session, n, [n.share], k, label)
+    factors = _below(session.field, n.share, k)
+    gate, gated = await _opened_gate(session, factors, [n.share], n.shape, label)
     passed, (counts,) = open_gate(session.field, {"gate": gate, "gated0": gated}, 1)
     return [int(c) if ok else None for ok, c in zip(passed.tolist(), counts.tolist(), strict=True)]
 
 
 async def _opened_gate(
-    session: Session, n: Shared, values: list[np.ndarray], k: int, label: str
+    session: Session,
+    factors: list[np.ndarray],
+    values: list[np.ndarray],
+    shape: tuple[int, ...],
+    label: str,
 ) -> list[np.ndarray]:
-    """The gate z and z * v for each of ``values``, opened to the parties in one opening."""
-    shares, degree = await _revealable(session, await _gated_products(session, n, values, k))
+    """The gate z (the product of ``factors`` and a random element) and z * v for each of
+    ``values``, opened to the parties in one opening."""
+    products = await _gated_products(session, factors, values, shape)
+    shares, degree = await _revealable(session, products)
     field = session.field
     opened = await open_elements(session, field, np.stack(shares), degree=degree, label=label)
     assert opened is not None
@@ -251,18 +313,19 @@ async def _opened_gate(
 
 
 async def _gated_products(
-    session: Session, n: Shared, values: list[np.ndarray], k: int
+    session: Session, factors: list[np.ndarray], values: list[np.ndarray], shape: tuple[int, ...]
 ) -> list[np.ndarray]:
-    """Degree-2t shares of z = rho * n (n - 1) ... (n - k + 1) and of z * v for each of
-    ``values``, in at most ceil(log2(k + 2)) - 1 rounds (2 for k = 5).
+    """Degree-2t shares of z = rho * (the product of ``factors``) for a secret uniform rho,
+    and of z * v for each of ``values``, in ceil(log2(factors + 1)) - 1 rounds (2 for the
+    k = 5 factors n (n - 1) ... (n - 4) of a gate on n >= 5).
 
     The factors split into a left half of 2^j and the rest; the left product a, the rest's
     product b and each b * v are reduced together, and z = a * b and z * v = a * (b * v) are
     the final local products, left at degree 2t for :func:`_revealable`.
     """
     field = session.field
-    factors = [field.reduce(n.share - j) for j in range(k)]
-    factors.append(await P.random_field(session, n.shape))
+    ones = [field.array(np.ones(shape, dtype=np.int64))]  # k = 1 with zero_ok: no factor
+    factors = [*(factors or ones), await P.random_field(session, shape)]
     half = 1 << ((len(factors) - 1).bit_length() - 1)  # the largest power of two below
     left, right = factors[:half], factors[half:]
     a, b, *gated = await _products(session, [left, right, *([*right, v] for v in values)])
@@ -305,3 +368,21 @@ def open_gate(
         masked = np.asarray(released[f"gated{index}"], dtype=object).reshape(-1) % field.order
         values.append(field.signed(field.mul(masked, inverses)).reshape(gate.shape))
     return passed, values
+
+
+def excluded_note(k: int) -> str:
+    """The note of a result whose count of excluded records was suppressed."""
+    return (
+        "the number of records excluded for a missing value is suppressed (NaN), with "
+        f"everything it could be recovered from: 1 to {k - 1} records were excluded, or fewer "
+        f"than k = {k} were kept (the filter's own count minus the released counts would "
+        "give one from the other)."
+    )
+
+
+def open_excluded(field: PrimeField, released: dict[str, np.ndarray]) -> float:
+    """The analyst's side of a count of excluded records gated by :func:`line_gate` (named
+    ``excluded_gate`` and ``excluded_gated``): the count, or NaN where the gate was closed."""
+    gates = {"gate": released[_EXCLUDED[0]], "gated0": released[_EXCLUDED[1]]}
+    passed, (count,) = open_gate(field, gates, 1)
+    return float(count.reshape(-1)[0]) if passed.reshape(-1)[0] else math.nan

@@ -239,6 +239,21 @@ class SqlTable:
             gram[i, j] = gram[j, i] = int(value or 0)
         return gram
 
+    def nonzero_counts(
+        self,
+        condition: Filter | None,
+        needed: Sequence[str],
+        expressions: Sequence[str],
+        steps: Sequence[float],
+        parameters: dict[str, Any],
+    ) -> np.ndarray:
+        """How many selected complete rows have a non-zero grid value of each expression,
+        counted by the database (the models' rare-column guard)."""
+        inner, bound = self._grid_rows(condition, needed, expressions, steps, parameters)
+        counts = (f"SUM(CASE WHEN z{i} <> 0 THEN 1 ELSE 0 END)" for i in range(len(expressions)))
+        values = self._row(f"SELECT {', '.join(counts)} FROM ({inner}) AS grid_rows", bound)
+        return np.array([int(value or 0) for value in values], dtype=np.int64)
+
     def residual_sums(
         self,
         condition: Filter | None,

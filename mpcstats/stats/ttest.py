@@ -28,7 +28,10 @@ class PairedTTest(Analysis):
     """The paired t test of ``column - other``."""
 
     name = "ttest"
-    leakage = Leakage(analyst="n, mean and variance of the differences, if n is at least k")
+    leakage = Leakage(
+        analyst="n, mean and variance of the differences, if n is at least k and the pairs "
+        "excluded for a missing value are none or at least k"
+    )
 
     column: str
     other: str

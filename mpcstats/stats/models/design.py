@@ -41,22 +41,24 @@ def design_grid(schema: Schema, design: Design) -> tuple[np.ndarray, np.ndarray]
 
 def model_sums(
     frame: Table, schema: Schema, where: str | None, design: Design, steps: np.ndarray
-) -> tuple[np.ndarray, Callable[[np.ndarray], list[float]]]:
-    """[1, Z]'[1, Z] for the grid values Z = [X, y] of the party's complete rows, exactly,
-    and the residual sums for given coefficients (for HC1): [e'e, e^2-weighted Z'Z].
-    A SQL source computes both in the database; no row leaves it."""
+) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], list[float]]]:
+    """[1, Z]'[1, Z] for the grid values Z = [X, y] of the party's complete rows, exactly, the
+    number of rows on which each design column is not zero (for :func:`guard_model`), and the
+    residual sums for given coefficients (for HC1): [e'e, e^2-weighted Z'Z].
+    A SQL source computes them in the database; no row leaves it."""
     if isinstance(frame, SqlTable):
         condition = filters.parse(where, schema)
         expressions, parameters = design_sql(design, frame.identifier)
         query = (condition, design.columns)
         full = frame.sums_of_products(*query, ["1", *expressions], [1.0, *steps], parameters)
+        nonzero = frame.nonzero_counts(*query, expressions[:-1], list(steps[:-1]), parameters)
 
         def in_database(coefficients: np.ndarray) -> list[float]:
             return frame.residual_sums(
                 *query, expressions, list(steps), parameters, list(coefficients)
             )
 
-        return full, in_database
+        return full, nonzero, in_database
     rows, _ = select(frame, schema, where, design.columns)
     x, y = design.matrix(rows)
     ones_z = np.empty((len(rows), x.shape[1] + 2))  # [1, X, y] on the grid, in one buffer
@@ -72,52 +74,101 @@ def model_sums(
         weighted = z[:, :d] * residuals[:, None]
         return [float(residuals @ residuals), *(weighted.T @ weighted).ravel()]
 
-    return exact_gram(ones_z), in_memory
+    return exact_gram(ones_z), np.count_nonzero(z[:, :d], axis=0), in_memory
 
 
 async def pooled_gram(
-    session: Session, policy: Policy, full: np.ndarray, gram_bits: int, design: Design
+    session: Session,
+    policy: Policy,
+    sums: tuple[np.ndarray, np.ndarray],
+    gram_bits: int,
+    design: Design,
+    iterates: bool = False,
 ) -> tuple[Shared, Shared, Shared]:
-    """n, sum y and the Gram matrix of [X, y] from the parties' [1, X, y]'[1, X, y], pooled
-    and checked by the model guards."""
+    """n, sum y and the Gram matrix of [X, y] from the parties' [1, X, y]'[1, X, y] and
+    non-zero counts (``sums``), pooled and checked by the model guards; with ``iterates``
+    (coefficients will be opened to the parties) also by the data parties guard."""
+    full, nonzero = sums
     d = len(design.names)
-    pooled = await pool(session, full, gram_bits)
-    n, sy, gram = pooled[0, 0].with_bits(COUNT_BITS), pooled[0, d + 1], pooled[1:, 1:]
-    await guard_model(session, policy, n, gram, design)
+    holder = [int(full[0, 0] >= policy.k)] if iterates else []
+    local = np.concatenate([np.ravel(full), nonzero, holder]).astype(object)
+    pooled = await pool(session, local, gram_bits)
+    size = (d + 2) ** 2
+    full_pooled = pooled[:size].reshape(d + 2, d + 2)
+    n, sy, gram = (
+        full_pooled[0, 0].with_bits(COUNT_BITS),
+        full_pooled[0, d + 1],
+        full_pooled[1:, 1:],
+    )
+    counts = pooled[size : size + d].with_bits(COUNT_BITS)
+    holders = pooled[size + d :].with_bits(COUNT_BITS) if iterates else None
+    await guard_model(session, policy, n, counts, design, holders)
     return n, sy, gram
 
 
 async def guard_model(
-    session: Session, policy: Policy, n: Shared, gram: Shared, design: Design
+    session: Session,
+    policy: Policy,
+    n: Shared,
+    nonzero: Shared,
+    design: Design,
+    holders: Shared | None = None,
 ) -> None:
     """The policy's model guards, side by side; only their verdicts are opened.
 
-    Size: n >= max(k, d / max_parameter_fraction). Levels: every 0/1 covariate has at least
-    k records at 0 and at 1 (DataSHIELD's rule: a coefficient of a rare level describes a
-    few patients). ``gram`` is the pooled Gram matrix of the grid design, whose diagonal
-    counts the ones of a 0/1 column."""
+    Size: n >= max(k, d / max_parameter_fraction). Columns: every design column as coded (an
+    indicator, a product, an interaction; not the intercept) is non-zero on at least k
+    records, and one whose term has an indicator factor (a level, a bool) is zero on none or
+    at least k: a coefficient of a column that singles out fewer than k records describes
+    those records (DataSHIELD's rule for the levels of a factor, applied to every column).
+    ``nonzero`` holds the pooled number of records on which each design column is not zero.
+    Data parties (``holders``, the number of parties
+    with at least k records in the cohort, for the fits that open coefficients to the
+    parties): at least t + 2, so that any t parties together still leave two parties'
+    records pooled in what they see."""
     k, fraction, d = policy.k, policy.max_parameter_fraction, len(design.names)
     smallest = max(k, math.ceil(d / fraction))
-    binary = [j for j, flag in enumerate(design.column_grid()[2]) if flag]
+    columns = list(range(1 if design.intercept else 0, d))
+    coded = [j for j, flag in enumerate(design.level_coded()) if flag]
     guards = [at_least_public(session, n.reshape(1), smallest, "model size guard")]
-    if binary:
-        ones = P.concatenate([gram[j, j].reshape(1) for j in binary])
-        zeros = P.concatenate([n.reshape(1)] * len(binary)) - ones
-        levels = P.concatenate([ones, zeros])
-        guards.append(at_least_public(session, levels, k, "binary covariate guard"))
+    if columns:
+        counted = P.concatenate([nonzero[j].reshape(1) for j in columns])
+        guards.append(at_least_public(session, counted, k, "rare column guard"))
+    if coded:
+        ones = P.concatenate([nonzero[j].reshape(1) for j in coded])
+        zeros = P.concatenate([n.reshape(1)] * len(coded)) - ones
+        guards.append(at_least_public(session, zeros, k, "rare zero guard", zero_ok=True))
+    if holders is not None:
+        guards.append(at_least_public(session, holders, session.t + 2, "data parties guard"))
     large, *verdicts = await session.together(*guards)
     if not large[0]:
         raise PolicyError(
             f"the model has {d} parameters: the policy needs n >= {smallest} "
             f"(k = {k}, at most {fraction:g} parameters per record)"
         )
-    if verdicts:
-        both = verdicts[0][: len(binary)] & verdicts[0][len(binary) :]
-        rare = [design.names[j] for j, ok in zip(binary, both, strict=True) if not ok]
+    if holders is not None and not verdicts.pop()[0]:
+        raise PolicyError(
+            "this fit opens every iterate of its coefficients to the parties, which the "
+            f"policy allows only when at least t + 2 = {session.t + 2} parties hold at least "
+            f"k = {k} records of the cohort each (fewer do): with two hospitals and a helper, "
+            "an iterate would give each hospital the other's aggregate; use ols with "
+            "cov_type='nonrobust', which opens nothing to the parties"
+        )
+    if columns:
+        rare = [design.names[j] for j, ok in zip(columns, verdicts[0], strict=True) if not ok]
         if rare:
             raise PolicyError(
-                f"covariate(s) {rare}: a level has fewer than k = {k} records, which the "
-                "policy refuses in a model; merge rare levels or drop the covariate"
+                f"design column(s) {rare} are non-zero on fewer than k = {k} records, which "
+                "the policy refuses in a model (their coefficients would describe those "
+                "records); merge rare levels or drop the term"
+            )
+    if coded:
+        rare = [design.names[j] for j, ok in zip(coded, verdicts[-1], strict=True) if not ok]
+        if rare:
+            raise PolicyError(
+                f"design column(s) {rare} are zero on 1 to {k - 1} records (fewer than k = "
+                f"{k}), which the policy refuses in a model (their coefficients would "
+                "describe those records); merge rare levels or drop the term"
             )
 
 

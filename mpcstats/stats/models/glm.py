@@ -56,8 +56,11 @@ _LEAKAGE = Leakage(
     analyst="the coefficients, their covariance (the inverse pooled Hessian), the "
     "log-likelihood, n and the number of events (for the null log-likelihood)",
     parties="every iterate of the coefficients (they compute the next local sums at it), "
-    "whether the model passed the size and rare-level guards, and whether the design has full "
-    "rank (the exact pooled Z'Z, masked by a secret uniform matrix, is opened: its "
+    "which is why the fit runs only when at least t + 2 parties hold at least k records of the "
+    "cohort each (all three of three parties; two hospitals and a helper are refused); the "
+    "verdicts of the size, "
+    "rare-column (per design column and rule) and data-party guards, and whether the design "
+    "has full rank (the exact pooled Z'Z, masked by a secret uniform matrix, is opened: its "
     "invertibility is all it shows)",
 )
 
@@ -200,9 +203,13 @@ class _Fit:
                 return h, every[d * d : d * d + d].with_bits(grad_bits), every[d * d + d :]
 
             # one pass over the rows for everything that does not depend on the coefficients
-            *before, gram = summed(
+            *before, gram, nonzero = summed(
                 blocks,
-                lambda z, y, eta: (*family.fixed_sums(z, y, eta), exact_gram(z)),
+                lambda z, y, eta: (
+                    *family.fixed_sums(z, y, eta),
+                    exact_gram(z),
+                    np.count_nonzero(np.rint(z), axis=0),
+                ),
                 np.zeros(d),
             )
             n_rows, events, *fixed = before
@@ -218,10 +225,13 @@ class _Fit:
             async def guard() -> Shared:
                 """n and the events, after the size guard and a check that the design has full
                 rank (the exact pooled Z'Z must be invertible); only the verdicts open."""
-                local = np.concatenate([[n_rows, events], np.ravel(gram)])
+                holder = int(n_rows >= policy.k)  # the data parties guard counts these
+                local = np.concatenate([[n_rows, events, holder], nonzero, np.ravel(gram)])
                 pooled = await pool(session, local, COUNT_BITS + max(y_bits, 2 * x_bits + 1))
-                totals, pooled_gram = pooled[:2], pooled[2:].reshape(d, d)
-                await guard_model(session, policy, totals[0], pooled_gram, design)
+                totals, holders = pooled[:2], pooled[2:3].with_bits(COUNT_BITS)
+                counts, pooled_gram = pooled[3 : 3 + d], pooled[3 + d :].reshape(d, d)
+                n = totals[0].with_bits(COUNT_BITS)
+                await guard_model(session, policy, n, counts.with_bits(COUNT_BITS), design, holders)
                 await field_inverse(session, pooled_gram, label="masked Z'Z")
                 return totals
 

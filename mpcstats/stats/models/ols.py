@@ -49,9 +49,11 @@ class OLS(Analysis):
         analyst="n, the coefficients, (X'X)^-1 and the residual and total sums of squares, "
         "exactly; together these determine the pooled X'X, X'y and y'y, as any OLS output at "
         "full precision nearly does",
-        parties="whether the model passed the policy's size and rare-level guards and whether "
-        "X'X is singular; with HC1 also the coefficients (to 80 fractional bits), for the "
-        "residual pass",
+        parties="the verdicts of the policy's size and rare-column guards (per design column "
+        "and rule) and whether X'X is singular; with HC1 also the coefficients (to 80 "
+        "fractional bits), for the residual pass, which is why HC1 runs only when at least "
+        "t + 2 parties hold at least k records of the cohort each (the data-party guard's "
+        "verdict)",
     )
 
     formula: str
@@ -79,8 +81,8 @@ class OLS(Analysis):
         modulus = field_bits(numerator_bits + denominator_bits + 2)
 
         async def program(session: Session, frame: Table) -> dict[str, Any]:
-            full, _ = model_sums(frame, schema, self.where, design, steps)
-            n, sy, gram = await pooled_gram(session, policy, full, gram_bits, design)
+            full, nonzero, _ = model_sums(frame, schema, self.where, design, steps)
+            n, sy, gram = await pooled_gram(session, policy, (full, nonzero), gram_bits, design)
             field = session.field
             inverse = await field_inverse(session, gram[:d, :d], label="masked X'X")
             xty, yy = gram[:d, d].share, gram[d, d].share
@@ -130,8 +132,10 @@ class OLS(Analysis):
         modulus = field_bits(2 * (gram_bits + FRAC) + 2 * work + _ROBUST_MARGIN)
 
         async def program(session: Session, frame: Table) -> dict[str, Any]:
-            full, residual_sums = model_sums(frame, schema, self.where, design, steps)
-            n, sy, gram = await pooled_gram(session, policy, full, gram_bits, design)
+            full, nonzero, residual_sums = model_sums(frame, schema, self.where, design, steps)
+            n, sy, gram = await pooled_gram(
+                session, policy, (full, nonzero), gram_bits, design, iterates=True
+            )
             await field_inverse(session, gram[:d, :d], label="masked X'X")  # full rank?
             xtx = fx.rescale(gram[:d, :d], FRAC)
             xty = fx.rescale(gram[:d, d], FRAC)

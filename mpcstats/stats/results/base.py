@@ -49,5 +49,8 @@ def summary_text(title: str, body: str, notes: list[str]) -> str:
 
 
 def excluded_line(count: float) -> str:
-    """The summary line of records left out for a missing value (none: no line)."""
+    """The summary line of records left out for a missing value (none: no line; NaN: the
+    count was suppressed)."""
+    if count != count:  # NaN
+        return "\n\nrecords excluded for a missing value: suppressed (see the notes)"
     return f"\n\nrecords excluded for a missing value: {count:g}" if count else ""

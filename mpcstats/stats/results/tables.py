@@ -178,7 +178,10 @@ class DescribeResult(Result):
 
     def _body(self) -> str:
         body = self.frame.to_string(float_format=lambda v: f"{v:.6g}")
-        body += f"\n\nrecords excluded for missing {self.column}: {self.excluded:g}"
+        shown = (
+            "suppressed (see the notes)" if self.excluded != self.excluded else f"{self.excluded:g}"
+        )
+        body += f"\n\nrecords excluded for missing {self.column}: {shown}"
         return body
 
     def __repr__(self) -> str:
