@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import mpcstats
 from mpcstats import AuditError
@@ -24,10 +26,12 @@ from mpcstats.cli import main
 from mpcstats.party.audit import (
     MAX_ARGUMENTS,
     AuditLog,
+    Head,
     arguments,
     load_certificate,
     load_certificates,
     load_key,
+    statement,
     verify,
     verify_federation,
 )
@@ -253,6 +257,30 @@ def test_a_forged_statement_in_a_witness_record_fails_the_signers_signature(
     _resign(path, records, _pki(federation) / "hosp_a.key", keep=line - 1)
     with pytest.raises(
         AuditError, match=rf"hosp_a.jsonl:{line}: hosp_b's statement does not carry hosp_b's"
+    ):
+        _check_together(federation, logs)
+
+
+def test_a_statement_for_a_session_the_signer_left_out_of_its_log_is_named(
+    federation: LoopbackFederation, logs: dict[str, Path]
+) -> None:
+    """A modified hosp_a daemon that kept the last session out of its log signs, for it, a
+    head it has: its first count's run record. The record is hosp_a's, but not this session's
+    run. (The last session: hosp_b's witness record of it is in no later statement.)"""
+    path, records = logs["hosp_b"], _records(logs["hosp_b"])
+    line = _line(path, "witness", 2)
+    count = _records(logs["hosp_a"])[_line(logs["hosp_a"], "run", 0) - 1]
+    entry = records[line - 1]["statements"]["hosp_a"]
+    signed = json.loads(entry["statement"])
+    text = statement(signed["session"], signed["request"], "hosp_a", Head(1, count["hash"]))
+    key = load_key(_pki(federation) / "hosp_a.key")
+    entry |= {"statement": text.decode(), "sig": key.sign(text, ec.ECDSA(hashes.SHA256())).hex()}
+    _resign(path, records, _pki(federation) / "hosp_b.key", keep=line - 1)
+    with pytest.raises(
+        AuditError,
+        match=rf"hosp_a.jsonl:2: hosp_a signed this record as its run of session "
+        rf"{signed['session']}, as hosp_b's witness at .*hosp_b.jsonl:{line} shows, but it is "
+        "not: the session is missing",
     ):
         _check_together(federation, logs)
 

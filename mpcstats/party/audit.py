@@ -224,29 +224,39 @@ def _check(path: Path, public_key: ec.EllipticCurvePublicKey) -> list[Head]:
     return heads
 
 
+class _Log(NamedTuple):
+    path: Path
+    heads: list[Head]  # heads[i + 1] is record i's
+    records: list[dict[str, Any]]
+
+
 def verify_federation(
     paths: Sequence[Path], certificates: Mapping[str, x509.Certificate]
 ) -> dict[str, int]:
     """Check each log on its own (:func:`verify`), then every witness statement: signed by its
-    signer's certificate, and the signer's log holds, at the witnessed seq, the witnessed
-    hash. Each log's party is the ``party`` of its first record. Returns the statements
-    checked per witnessing party; raises AuditError naming the file, line and parties."""
-    logs: dict[str, tuple[Path, list[Head]]] = {}
+    signer's certificate, and the signer's log holds, at the witnessed seq, the witnessed hash
+    on its ``run`` record of the witnessed session. Each log's party is the ``party`` of its
+    first record. Returns the statements checked per witnessing party; raises AuditError
+    naming the file, line and parties."""
+    logs: dict[str, _Log] = {}
     for path in paths:
         party = owner(path)
         if party in logs:
-            raise AuditError(f"{path}: a second log of {party} (the first is {logs[party][0]})")
+            raise AuditError(f"{path}: a second log of {party} (the first is {logs[party].path})")
         if party not in certificates:
             raise AuditError(f"{path}: {party}'s log, but no certificate of {party}")
-        logs[party] = (path, _check(path, _public_key(certificates[party])))
-    checked = {}
-    for party, (path, _) in logs.items():
-        checked[party] = 0
-        for line_number, record in _witnesses(path):
+        heads = _check(path, _public_key(certificates[party]))
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        logs[party] = _Log(path, heads, records)
+    checked = dict.fromkeys(logs, 0)
+    for party, log in logs.items():
+        for line_number, record in enumerate(log.records, start=1):
+            if record["event"] != "witness":
+                continue
+            where = f"{log.path}:{line_number}"
             for signer, entry in record["statements"].items():
-                where = f"{path}:{line_number}"
-                head = _witnessed(where, signer, entry, certificates)
-                _held(logs, signer, head, f"{party}'s witness at {where}")
+                signed = _witnessed(where, signer, entry, certificates)
+                _held(logs, signer, signed, f"{party}'s witness at {where}")
                 checked[party] += 1
     return checked
 
@@ -261,41 +271,42 @@ def owner(path: Path) -> str:
         raise AuditError(f"{path}:1: the log does not start with its party's name") from None
 
 
-def _witnesses(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as file:
-        records = [(n, json.loads(line)) for n, line in enumerate(file, start=1)]
-    return [(n, r) for n, r in records if r.get("event") == "witness"]
-
-
 def _witnessed(
     where: str, signer: str, entry: Mapping[str, str], certificates: Mapping[str, x509.Certificate]
-) -> Head:
-    """The head a witnessed statement signs, once its signature is the signer's."""
+) -> dict[str, Any]:
+    """The statement ``signer`` signed, once its signature is the signer's."""
     if signer not in certificates:
         raise AuditError(f"{where}: a statement of {signer}, who has no certificate here")
-    text = entry["statement"].encode()
-    if not _signed(_public_key(certificates[signer]), entry["sig"], text):
+    text = str(entry.get("statement")).encode()
+    if not _signed(_public_key(certificates[signer]), entry.get("sig", ""), text):
         raise AuditError(f"{where}: {signer}'s statement does not carry {signer}'s signature")
-    signed = json.loads(text)
-    if signed["party"] != signer:
-        raise AuditError(f"{where}: the statement filed under {signer} is {signed['party']}'s")
-    return Head(signed["seq"], signed["hash"])
+    statement: dict[str, Any] = json.loads(text)  # signed, so written by a daemon's statement()
+    if statement.get("party") != signer:
+        raise AuditError(f"{where}: the statement filed under {signer} is not {signer}'s")
+    return statement
 
 
-def _held(
-    logs: Mapping[str, tuple[Path, list[Head]]], signer: str, head: Head, witness: str
-) -> None:
-    """Raise unless ``signer``'s log holds ``head``: else it was truncated or rewritten."""
+def _held(logs: Mapping[str, _Log], signer: str, signed: Mapping[str, Any], witness: str) -> None:
+    """Raise unless ``signer``'s log holds the record it signed, as the run of the session it
+    signed for: else the log was truncated or rewritten, or the session left out of it."""
     if signer not in logs:
         raise AuditError(f"{witness} holds a statement of {signer}, whose log was not given")
-    path, heads = logs[signer]
-    if head.seq + 1 >= len(heads):
+    path, heads, records = logs[signer]
+    seq = signed["seq"]
+    if not isinstance(seq, int) or not 0 <= seq < len(records):
         raise AuditError(
-            f"{path} ends at line {len(heads) - 1}, but {signer} signed its record {head.seq} "
-            f"(line {head.seq + 1}), as {witness} shows: {signer}'s log was truncated"
+            f"{path} ends at line {len(records)}, but {signer} signed its record {seq} "
+            f"(line {seq + 1}), as {witness} shows: {signer}'s log was truncated"
         )
-    if heads[head.seq + 1] != head:
+    if heads[seq + 1].hash != signed["hash"]:
         raise AuditError(
-            f"{path}:{head.seq + 1}: not the record {signer} signed, as {witness} shows: "
+            f"{path}:{seq + 1}: not the record {signer} signed, as {witness} shows: "
             f"{signer}'s log was rewritten (a fork) at or before this line"
+        )
+    record = records[seq]
+    session = (record.get("event"), record.get("session"), record.get("request"))
+    if session != ("run", signed["session"], signed["request"]):
+        raise AuditError(
+            f"{path}:{seq + 1}: {signer} signed this record as its run of session "
+            f"{signed['session']}, as {witness} shows, but it is not: the session is missing"
         )
