@@ -251,14 +251,23 @@ def verify_federation(
     checked = dict.fromkeys(logs, 0)
     for party, log in logs.items():
         for line_number, record in enumerate(log.records, start=1):
-            if record["event"] != "witness":
+            if record.get("event") != "witness":
                 continue
             where = f"{log.path}:{line_number}"
-            for signer, entry in record["statements"].items():
+            statements = record.get("statements")
+            if not isinstance(statements, dict) or not all(map(_is_entry, statements.values())):
+                raise AuditError(f"{where}: a witness record without its statements")
+            for signer, entry in statements.items():
                 signed = _witnessed(where, signer, entry, certificates)
                 _held(logs, signer, signed, f"{party}'s witness at {where}")
                 checked[party] += 1
     return checked
+
+
+def _is_entry(entry: object) -> bool:
+    return isinstance(entry, dict) and all(
+        isinstance(entry.get(k), str) for k in ("statement", "sig")
+    )
 
 
 def owner(path: Path) -> str:
@@ -277,8 +286,8 @@ def _witnessed(
     """The statement ``signer`` signed, once its signature is the signer's."""
     if signer not in certificates:
         raise AuditError(f"{where}: a statement of {signer}, who has no certificate here")
-    text = str(entry.get("statement")).encode()
-    if not _signed(_public_key(certificates[signer]), entry.get("sig", ""), text):
+    text = entry["statement"].encode()
+    if not _signed(_public_key(certificates[signer]), entry["sig"], text):
         raise AuditError(f"{where}: {signer}'s statement does not carry {signer}'s signature")
     statement: dict[str, Any] = json.loads(text)  # signed, so written by a daemon's statement()
     if statement.get("party") != signer:
