@@ -134,6 +134,7 @@ def test_the_untouched_logs_verify_alone_and_together(
     pki = _pki(federation)
     assert main(["audit", "verify", str(logs["hosp_a"]), "--cert", str(pki / "hosp_a.pem")]) == 0
     assert main(["audit", "verify", *map(str, logs.values()), "--certs", str(pki)]) == 0
+    assert main(["audit", "verify", *map(str, logs.values()), "--cert", str(pki / "x.pem")]) == 2
     shown = capsys.readouterr().out
     assert "hosp_a.jsonl: 13 records, chain and signatures intact" in shown
     assert "hosp_c's log intact; its 6 witness statements match" in shown

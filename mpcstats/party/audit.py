@@ -289,9 +289,13 @@ def _witnessed(
     text = entry["statement"].encode()
     if not _signed(_public_key(certificates[signer]), entry["sig"], text):
         raise AuditError(f"{where}: {signer}'s statement does not carry {signer}'s signature")
-    statement: dict[str, Any] = json.loads(text)  # signed, so written by a daemon's statement()
-    if statement.get("party") != signer:
-        raise AuditError(f"{where}: the statement filed under {signer} is not {signer}'s")
+    try:  # signed, so a daemon's statement() unless the signer's daemon was modified
+        statement: dict[str, Any] = json.loads(text)
+        genuine = concerns(text, statement["session"], statement["request"], signer)
+    except (ValueError, KeyError, TypeError):
+        genuine = False
+    if not genuine:
+        raise AuditError(f"{where}: what {signer} signed is not its statement")
     return statement
 
 
@@ -302,7 +306,7 @@ def _held(logs: Mapping[str, _Log], signer: str, signed: Mapping[str, Any], witn
         raise AuditError(f"{witness} holds a statement of {signer}, whose log was not given")
     path, heads, records = logs[signer]
     seq = signed["seq"]
-    if not isinstance(seq, int) or not 0 <= seq < len(records):
+    if not 0 <= seq < len(records):
         raise AuditError(
             f"{path} ends at line {len(records)}, but {signer} signed its record {seq} "
             f"(line {seq + 1}), as {witness} shows: {signer}'s log was truncated"
