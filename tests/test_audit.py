@@ -286,6 +286,23 @@ def test_a_statement_for_a_session_the_signer_left_out_of_its_log_is_named(
         _check_together(federation, logs)
 
 
+def test_a_statement_signed_for_another_party_is_not_the_signers(
+    federation: LoopbackFederation, logs: dict[str, Path]
+) -> None:
+    """hosp_a signs a statement in hosp_c's name: its signature is hosp_a's, its content not."""
+    path, records = logs["hosp_b"], _records(logs["hosp_b"])
+    line = _line(path, "witness", 2)
+    entry = records[line - 1]["statements"]["hosp_a"]
+    text = entry["statement"].replace('"party":"hosp_a"', '"party":"hosp_c"').encode()
+    key = load_key(_pki(federation) / "hosp_a.key")
+    entry |= {"statement": text.decode(), "sig": key.sign(text, ec.ECDSA(hashes.SHA256())).hex()}
+    _resign(path, records, _pki(federation) / "hosp_b.key", keep=line - 1)
+    with pytest.raises(
+        AuditError, match=rf"hosp_b.jsonl:{line}: what hosp_a signed is not its statement"
+    ):
+        _check_together(federation, logs)
+
+
 def test_certificates_must_come_from_the_federations_ca(
     federation: LoopbackFederation, tmp_path: Path
 ) -> None:
