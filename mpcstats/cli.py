@@ -4,7 +4,9 @@
   this process instead);
 - ``mpcstats party serve --config party.toml``: run a party daemon until SIGTERM;
 - ``mpcstats certs --out pki --party hosp_a ... --analyst dr_jones``: a development PKI;
-- ``mpcstats audit verify audit.jsonl``: check an audit log's hash chain.
+- ``mpcstats audit verify audit.jsonl --cert hosp_a.pem``: check an audit log's chain and
+  signatures; ``mpcstats audit verify a.jsonl b.jsonl c.jsonl --certs pki``: check a
+  federation's logs, each on its own and against the statements the others witnessed.
 """
 
 from __future__ import annotations
@@ -43,8 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="audit logs").add_subparsers(
         dest="action", required=True
     )
-    verify = audit.add_parser("verify", help="check an audit log's hash chain")
-    verify.add_argument("path", type=Path)
+    verify = audit.add_parser(
+        "verify", help="check audit logs: chains, signatures and the parties' witness statements"
+    )
+    verify.add_argument("paths", type=Path, nargs="+", metavar="LOG")
+    certificates = verify.add_mutually_exclusive_group(required=True)
+    certificates.add_argument("--cert", type=Path, help="the party's certificate (one log)")
+    certificates.add_argument(
+        "--certs",
+        type=Path,
+        help="a folder with ca.pem and PARTY.pem of every party whose log is given; the logs "
+        "are checked against each other's witness statements",
+    )
     return parser
 
 
@@ -75,10 +87,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "certs":
         return _certs(args.out, args.party, args.analyst)
-    from mpcstats.party.audit import verify
+    return _verify(args.paths, args.cert, args.certs)
 
-    last, count = verify(args.path)
-    print(f"{args.path}: {count} records, chain intact, last hash {last}")
+
+def _verify(paths: list[Path], certificate: Path | None, folder: Path | None) -> int:
+    from mpcstats.party import audit
+
+    if certificate is not None:
+        if len(paths) != 1:
+            print("mpcstats audit verify: --cert checks one log; use --certs", file=sys.stderr)
+            return 2
+        last = audit.verify(paths[0], audit.load_certificate(certificate))
+        print(f"{paths[0]}: {last.seq + 1} records, chain and signatures intact")
+        return 0
+    assert folder is not None  # argparse requires one of the two
+    certificates = audit.load_certificates(folder, [audit.owner(path) for path in paths])
+    checked = audit.verify_federation(paths, certificates)
+    for path, (party, statements) in zip(paths, checked.items(), strict=True):
+        print(f"{path}: {party}'s log intact; its {statements} witness statements match")
     return 0
 
 

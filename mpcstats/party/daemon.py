@@ -20,6 +20,12 @@ its first all-to-all round, and every party refuses the session with
 :class:`~mpcstats.RequestMismatchError` (FAILED_PRECONDITION) if any peer's digest differs,
 before it uses anything a peer sent. The digest is in the run's audit records.
 
+Every audit record is signed with the party's TLS key (:mod:`mpcstats.party.audit`). After a
+session's program completes, and before its output is released, the parties witness each
+other's logs in one more all-to-all round: each sends every peer its signed statement of the
+session, the request digest and its own ``run`` record's seq and hash, and keeps the peers'
+statements in a ``witness`` record.
+
 Leakage: a party sees the request (method, columns, filters, policy) and what the protocol
 opens to all parties (documented per analysis); it never sees a result.
 """
@@ -34,6 +40,7 @@ import signal
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -57,7 +64,8 @@ from mpcstats._errors import (
     SchemaError,
 )
 from mpcstats.core.field import PrimeField
-from mpcstats.party.audit import AuditLog
+from mpcstats.party import audit
+from mpcstats.party.audit import AuditLog, Head
 from mpcstats.party.config import PartyConfig
 from mpcstats.protocols.session import Session
 from mpcstats.request import AnalysisRequest, certificate_fingerprint
@@ -133,7 +141,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
             name: _load_table(config.name, name, dataset.source, dataset.schema)
             for name, dataset in config.datasets.items()
         }
-        self.audit = AuditLog(config.audit_path)
+        self.audit = AuditLog(config.audit_path, audit.load_key(config.identity.key))
         # the sets of its records each analyst's analyses used: kept beside the audit log
         self.cohorts = CohortRecord(config.audit_path.parent / "cohorts")
         self.network = GrpcNetwork(
@@ -242,12 +250,12 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         }
         # the record syncs to disk while the session computes, and before anything is released
         logged = self.audit.submit(
-            "run", analyst=analyst, arguments=request.arguments_json, **query
+            "run", analyst=analyst, **audit.arguments(request.arguments_json), **query
         )
         started = time.perf_counter()
         ended: BaseException | None = ChannelClosedError("the analyst cancelled")
         try:
-            async for update in self._run(key, request, digest):
+            async for update in self._run(key, request, digest, logged):
                 if update.HasField("output"):
                     await asyncio.wrap_future(logged)
                     ended = None  # released: the analyst ends the call once it has every output
@@ -282,7 +290,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
         (log.info if error is None else log.warning)("analysis ended", extra=details)
 
     async def _run(
-        self, key: str, request: analyst_pb2.RunRequest, digest: bytes
+        self, key: str, request: analyst_pb2.RunRequest, digest: bytes, logged: Future[Head]
     ) -> AsyncIterator[analyst_pb2.RunUpdate]:
         if not self._accepting:
             raise ChannelClosedError(f"{self.name} is shutting down")
@@ -310,6 +318,7 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
                 scope,
                 self._key(request.dataset),
             )
+            program = self._witnessed(program, key, digest.hex(), logged)
             session = await self._session(key, plan.modulus_bits, bound(digest, state))
             async for update in self._follow(key, session, program, table, plan.modulus_bits):
                 yield update
@@ -353,6 +362,38 @@ class PartyDaemon(analyst_pb2_grpc.AnalystServicer):
                 await asyncio.gather(run.task, return_exceptions=True)
                 with contextlib.suppress(MpcStatsError):
                     await asyncio.shield(session.channel.close(f"{self.name} stopped the session"))
+
+    def _witnessed(self, program: Program, key: str, request: str, logged: Future[Head]) -> Program:
+        """``program``, then the witness round; the output waits for the witness record."""
+
+        async def run(session: Session, table: pd.DataFrame | SqlTable | None) -> dict[str, Any]:
+            outputs = await program(session, table)
+            await self._witness(session, key, request, await asyncio.wrap_future(logged))
+            return outputs
+
+        return run
+
+    async def _witness(self, session: Session, key: str, request: str, head: Head) -> None:
+        """Send every peer this party's signed statement of the session and of its ``run``
+        record ``head``; log theirs. A peer's statement must name this session, this request
+        and the peer; its signature is checked by ``mpcstats audit verify``, which holds
+        every party's certificate (a daemon holds only its own)."""
+        mine = audit.statement(key, request, self.name, head)
+        payload = [np.frombuffer(mine, np.uint8), np.frombuffer(self.audit.sign(mine), np.uint8)]
+        peers = [j for j in range(session.n) if j != self.index]
+        received = await session.exchange(
+            dict.fromkeys(peers, payload), range(session.n), all_to_all=True
+        )
+        statements = {}
+        for j, payload in sorted(received.items()):
+            name, text = self.config.parties[j], payload[0].tobytes()
+            if len(payload) != 2 or not audit.concerns(text, key, request, name):
+                raise ProtocolError(f"{name}'s witness statement is not of this session")
+            statements[name] = {"statement": text.decode(), "sig": payload[1].tobytes().hex()}
+        witnessed = self.audit.submit(
+            "witness", session=key, request=request, statements=statements
+        )
+        await asyncio.wrap_future(witnessed)
 
     async def _compute(
         self, session: Session, program: Program, table: pd.DataFrame | SqlTable | None
