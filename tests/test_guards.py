@@ -54,8 +54,11 @@ def _hospital(seed: int, rows: int = 60) -> pd.DataFrame:
     )
 
 
-def _frames(target_crp: float = math.nan) -> dict[str, pd.DataFrame]:
-    frames = {name: _hospital(seed) for seed, name in enumerate(["hosp_a", "hosp_b", "hosp_c"])}
+def _frames(target_crp: float = math.nan, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The hospitals with the target; another ``seed`` gives other data, so other daemons,
+    whose overlap record of the analyst starts empty."""
+    names = ["hosp_a", "hosp_b", "hosp_c"]
+    frames = {name: _hospital(seed + index) for index, name in enumerate(names)}
     target = frames["hosp_b"].index[0]
     frames["hosp_b"].loc[target, ["age", "hiv", "los", "crp"]] = [97, 1, 41, target_crp]
     return frames
@@ -115,9 +118,14 @@ def test_honest_results_still_report_excluded(make_study: StudyFactory) -> None:
 
 
 # extremes -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("where", [TARGET, "age > 105"], ids=["one-record", "no-record"])
-def test_extremes_of_fewer_than_k_records_are_refused(make_study: StudyFactory, where: str) -> None:
-    study = make_study(_frames(), schema=SCHEMA, policy=POLICY)
+@pytest.mark.parametrize(
+    ("where", "seed"), [(TARGET, 10), ("age > 105", 20)], ids=["one-record", "no-record"]
+)
+def test_extremes_of_fewer_than_k_records_are_refused(
+    make_study: StudyFactory, where: str, seed: int
+) -> None:
+    # data of its own: the two cohorts differ by one record, which the overlap control refuses
+    study = make_study(_frames(seed=seed), schema=SCHEMA, policy=POLICY)
     for extreme in (study.min, study.max):
         with pytest.raises(PolicyError, match="fewer than k = 5 records"):
             extreme("los", where=where)
