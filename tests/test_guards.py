@@ -83,6 +83,7 @@ def test_excluded_does_not_reveal_one_patients_missing_value(
     by_sex = study.describe("crp", where=TARGET, by="sex")
     assert math.isnan(by_sex.excluded)
     assert math.isnan(study.histogram("crp", bins=4, where=TARGET).excluded)
+    assert math.isnan(study.quantiles("crp", [0.5], where=TARGET).excluded)
 
 
 def test_a_few_excluded_records_withhold_the_line_they_could_be_differenced_from(
@@ -113,6 +114,7 @@ def test_honest_results_still_report_excluded(make_study: StudyFactory) -> None:
     histogram = study.histogram("crp", bins=[0, 20, 40, 300])
     assert histogram.excluded == missing
     assert np.nansum(histogram.counts) == len(pooled) - missing
+    assert study.quantiles("crp", [0.5]).excluded == missing
     assert study.describe("age").excluded == 0  # no missing value: 0 is released
     assert study.count(by="sex").excluded == 0
 

@@ -26,6 +26,7 @@ session of its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,6 +37,8 @@ import pandas as pd
 
 from mpcstats import protocols as P
 from mpcstats._errors import ConfigurationError, PolicyError
+from mpcstats.core.field import PrimeField
+from mpcstats.protocols.arithmetic import reduce_degree
 from mpcstats.protocols.search import first_masks, search_digits, search_probes, smallest_above
 from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
@@ -47,7 +50,14 @@ from mpcstats.stats.local import cumulative_counts, row_count, select
 from mpcstats.stats.policy import Policy
 from mpcstats.stats.results import CountResult, QuantileResult
 from mpcstats.stats.schema import Schema
-from mpcstats.stats.secure import pool, release, release_products
+from mpcstats.stats.secure import (
+    EXCLUDED_OUTPUTS,
+    excluded_note,
+    line_gate,
+    open_excluded,
+    pool,
+    release_products,
+)
 
 __all__ = [
     "MAX_QUANTILE_GRID_BITS",
@@ -76,7 +86,9 @@ class Quantiles(Analysis):
     leakage = Leakage(
         analyst="whether n >= k, then n, for each quantile whether the release rule passed "
         "(a function of n), each released quantile (one interpolated value, not its two order "
-        "statistics), and the pooled number of records excluded for a missing value",
+        "statistics), and the pooled number of records excluded for a missing value if it is 0 "
+        "or at least k and at least k records were kept (otherwise everything is suppressed: "
+        "the filter's count minus n would give it)",
         parties="nothing (the search over the grid is oblivious; n stays secret)",
     )
 
@@ -120,24 +132,27 @@ class Quantiles(Analysis):
                 pool(session, local, COUNT_BITS),
                 first_masks(session, max(searches, 1), digits, bits),
             )
-            n, shares = pooled[0], {"excluded": (release(session, pooled[1:2]), 0)}
+            n, missing = pooled[0], pooled[1:2]
             start, pooled_tables = 2, []
             for p in probes:
                 pooled_tables.append(pooled[start : start + p.size].reshape(*p.shape))
                 start += p.size
             field = session.field
+            line = line_gate(session, n.reshape(1), missing, k)
             if not numerators:
-                (n_gate,) = await _gates(session, n, [], [], k)
-                (released_n,) = await release_products(session, [field.mul(n_gate.share, n.share)])
-                return shares | {"n": (released_n, 0)}
+                (n_gate,), gate = await session.together(_gates(session, n, [], [], k), line)
+                return await _released(
+                    session, gate, missing, {"n": field.mul(n_gate.share, n.share)}
+                )
             products = (n - 1) * np.array(numerators, dtype=object)
             last = 1 << level_bits
             targets = P.concatenate(
                 [products, products + np.array([last * (a < last) for a in numerators], object)]
             )
-            found, (n_gate, passed, gated_fraction) = await session.together(
+            found, (n_gate, passed, gated_fraction), gate = await session.together(
                 smallest_above(session, pooled_tables, digits, targets, last, bits, ahead=ahead),
                 _gates(session, n, products, thresholds, k, level_bits),
+                line,
             )
             low, high = found[: len(numerators)], found[len(numerators) :]
             # 2^E x_r + F (x_(r+1) - x_r), gated: two products of degree-t sharings
@@ -145,17 +160,19 @@ class Quantiles(Analysis):
                 field.mul((passed * last).share, low.share),
                 field.mul(gated_fraction.share, (high - low).share),
             )
-            released_n, released = await release_products(
-                session, [field.mul(n_gate.share, n.share), value]
-            )
-            return shares | {
-                "n": (released_n, 0),
-                "passed": (release(session, passed), 0),
-                "values": (released, 0),
-            }
+            outputs = {"n": field.mul(n_gate.share, n.share), "values": value}
+            return await _released(session, gate, missing, outputs | {"passed": passed.share})
 
         def result(out: dict[str, Any]) -> QuantileResult:
-            excluded = float(out["excluded"][0])
+            field = PrimeField.with_bits(modulus)
+            excluded = open_excluded(field, out)
+            if math.isnan(excluded):  # 1 to k - 1 excluded, or fewer than k kept
+                values = pd.Series(np.nan, index=levels)
+                notes = ["n is below k, or 1 to k - 1 records were excluded: suppressed."]
+                return QuantileResult(
+                    values, column, math.nan, [*notes, excluded_note(k)], excluded
+                )
+            out = _unmasked(field, out)
             total = int(out["n"][0])
             if total == 0:
                 values = pd.Series(np.nan, index=levels)
@@ -259,6 +276,33 @@ def _release_thresholds(numerators: list[int], level_bits: int, k: int) -> list[
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+async def _released(
+    session: Session, gate: np.ndarray, missing: Shared, outputs: dict[str, Any]
+) -> dict[str, tuple[np.ndarray, int]]:
+    """The analyst's shares of ``outputs`` (degree 2t) times the line gate of n and the excluded
+    count (zero where fewer than k were kept or 1 to k - 1 excluded, as every result's
+    ``excluded``), and of the gate and the gated excluded count: one round to bring the
+    outputs to degree t first."""
+    field = session.field
+    line = gate  # shape (1,): broadcast over each output
+    names = [*outputs, *EXCLUDED_OUTPUTS]
+    reduced = await reduce_degree(session, [(field, value) for value in outputs.values()])
+    gated = [field.mul(line, value) for value in reduced]
+    shares = await release_products(session, [*gated, line, field.mul(line, missing.share)])
+    return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
+
+
+def _unmasked(field: PrimeField, out: dict[str, Any]) -> dict[str, Any]:
+    """The released outputs divided by the (non-zero) line gate they were multiplied by."""
+    line = int(np.asarray(out[EXCLUDED_OUTPUTS[0]], dtype=object).reshape(-1)[0]) % field.order
+    inverse = field.inverse(line)
+    return {
+        name: field.signed(field.mul(np.asarray(value, dtype=object) % field.order, inverse))
+        for name, value in out.items()
+        if name in ("n", "values", "passed")
+    }
 
 
 async def _gates(

@@ -36,6 +36,7 @@ from mpcstats.protocols.session import Session
 from mpcstats.protocols.shared import Shared
 
 __all__ = [
+    "EXCLUDED_OUTPUTS",
     "SUPPRESSION_PASSES",
     "at_least_public",
     "count_gate",
@@ -216,7 +217,7 @@ async def gate_groups(
     outputs = [gate, *(field.mul(gate, v.share) for v in values)]
     outputs += [line, field.mul(line, excluded.share)]
     shares, _ = await _revealable(session, outputs)
-    names = ["gate", *(f"gated{i}" for i in range(len(values))), *_EXCLUDED]
+    names = ["gate", *(f"gated{i}" for i in range(len(values))), *EXCLUDED_OUTPUTS]
     return {name: (share, 0) for name, share in zip(names, shares, strict=True)}
 
 
@@ -228,7 +229,7 @@ async def count_gate(session: Session, n: Shared, k: int) -> np.ndarray:
     return gate
 
 
-_EXCLUDED = ("excluded_gate", "excluded_gated")  # the output names of a gated excluded count
+EXCLUDED_OUTPUTS = ("excluded_gate", "excluded_gated")  # the names of a gated excluded count
 
 
 async def line_gate(session: Session, total: Shared, excluded: Shared, k: int) -> np.ndarray:
@@ -338,10 +339,20 @@ async def _products(session: Session, lists: list[list[np.ndarray]]) -> list[np.
     field = session.field
     while any(len(factors) > 1 for factors in lists):
         pairs = [(f[i], f[i + 1]) for f in lists for i in range(0, len(f) - 1, 2)]
-        reduced = await reduce_degree(session, [(field, field.mul(a, b)) for a, b in pairs])
-        products = iter(reduced)
+        products = iter(await _reduce_all(session, [field.mul(a, b) for a, b in pairs]))
         lists = [[next(products) for _ in range(len(f) // 2)] + f[len(f) // 2 * 2 :] for f in lists]
     return [factors[0] for factors in lists]
+
+
+async def _reduce_all(session: Session, products: list[np.ndarray]) -> list[np.ndarray]:
+    """Degree-2t ``products`` to degree t as one flat array, so that a layer of any number of
+    pairs is one array of its round (a merged round carries at most 255 per protocol)."""
+    flat = np.concatenate([np.ravel(p) for p in products]) if products else np.zeros(0, object)
+    (reduced,) = await reduce_degree(session, [(session.field, flat)])
+    ends = np.cumsum([np.size(p) for p in products])[:-1]
+    return [
+        part.reshape(np.shape(p)) for part, p in zip(np.split(reduced, ends), products, strict=True)
+    ]
 
 
 async def _revealable(session: Session, products: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
@@ -383,6 +394,6 @@ def excluded_note(k: int) -> str:
 def open_excluded(field: PrimeField, released: dict[str, np.ndarray]) -> float:
     """The analyst's side of a count of excluded records gated by :func:`line_gate` (named
     ``excluded_gate`` and ``excluded_gated``): the count, or NaN where the gate was closed."""
-    gates = {"gate": released[_EXCLUDED[0]], "gated0": released[_EXCLUDED[1]]}
+    gates = {"gate": released[EXCLUDED_OUTPUTS[0]], "gated0": released[EXCLUDED_OUTPUTS[1]]}
     passed, (count,) = open_gate(field, gates, 1)
     return float(count.reshape(-1)[0]) if passed.reshape(-1)[0] else math.nan
