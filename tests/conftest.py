@@ -104,6 +104,7 @@ class _Federations:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.live: OrderedDict[str, tuple[LoopbackFederation, Federation]] = OrderedDict()
+        self.started = 0  # federations started so far
 
     def study(
         self, frames: Mapping[str, pd.DataFrame], schema: Schema | None, policy: Policy | None
@@ -117,7 +118,10 @@ class _Federations:
         while len(self.live) >= _LIVE_FEDERATIONS:
             self._stop(self.live.popitem(last=False)[1])
         helpers = max(3 - len(frames), 0)
-        folder = self.folder / key[:12]
+        # a federation started again is new daemons with a new PKI: a folder of its own, as
+        # its predecessor's audit log (signed with other keys) must not be continued
+        self.started += 1
+        folder = self.folder / f"{key[:12]}-{self.started}"
         daemons = LoopbackFederation(
             folder,
             frames,
