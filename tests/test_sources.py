@@ -219,8 +219,8 @@ def test_sums_over_rows_are_grouped_by_the_database(
     ]
     assert all(text.startswith("SELECT COUNT(*)") for text in others)
     sums = [read for read in reads[grouped:] if read[0] not in ids]  # one row of sums per query
-    # HC1: the Gram matrix, the rare-column guard's non-zero counts, the residual sums; corr
-    assert len(sums) == 4 and all(rows == 1 for _, rows in sums)
+    # HC1: the Gram matrix with the rare-column guard's non-zero counts, the residual sums; corr
+    assert len(sums) == 3 and all(rows == 1 for _, rows in sums)
     assert all(text.startswith("SELECT SUM(") for text, _ in sums)
     mine = frames["hosp_a"]
     distinct = [  # what each query returns: one row per value combination, with its count

@@ -101,7 +101,7 @@ def _value_sums(
         if isinstance(frame, SqlTable):
             condition = filters.parse(where, schema)
             expressions = ["1", *(frame.identifier(c) for c in columns)]
-            return frame.sums_of_products(condition, list(columns), expressions, steps, {})
+            return frame.sums_of_products(condition, list(columns), expressions, steps, {})[0]
         rows, _ = select(frame, schema, where, list(columns))
         grids = [spec.grid(rows[c].to_numpy(float)) for spec, c in zip(specs, columns, strict=True)]
         return exact_gram(np.column_stack([np.ones(len(rows), np.int64), *grids]))

@@ -219,15 +219,20 @@ class SqlTable:
         expressions: Sequence[str],
         steps: Sequence[float],
         parameters: dict[str, Any],
-    ) -> np.ndarray:
+        count_nonzero: Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Z'Z of the grid values of ``expressions`` over the selected complete rows, exactly
-        (SUM over NUMERIC products), computed by the database: one row of sums leaves it."""
+        (SUM over NUMERIC products), and how many of those rows have a non-zero value of each
+        expression listed in ``count_nonzero`` (the models' rare-column guard), in one pass
+        by the database: one row of sums leaves it."""
         inner, bound = self._grid_rows(condition, needed, expressions, steps, parameters)
         size = len(expressions)
         pairs = [(i, j) for i in range(size) for j in range(i, size)]
         exact = self._exact_type
-        sums = ", ".join(f"SUM(CAST(z{i} AS {exact}) * CAST(z{j} AS {exact}))" for i, j in pairs)
-        values = self._row(f"SELECT {sums} FROM ({inner}) AS grid_rows", bound)
+        sums = [f"SUM(CAST(z{i} AS {exact}) * CAST(z{j} AS {exact}))" for i, j in pairs]
+        sums += [f"SUM(CASE WHEN z{i} <> 0 THEN 1 ELSE 0 END)" for i in count_nonzero]
+        row = self._row(f"SELECT {', '.join(sums)} FROM ({inner}) AS grid_rows", bound)
+        values, counted = row[: len(pairs)], row[len(pairs) :]
         if any(isinstance(value, float) for value in values):  # SQLite leaves int64 silently
             raise HeadroomError(
                 f"{self._where()} summed the products of {self.table!r} in floating point, as "
@@ -237,22 +242,7 @@ class SqlTable:
         gram = np.zeros((size, size), dtype=object)
         for (i, j), value in zip(pairs, values, strict=True):
             gram[i, j] = gram[j, i] = int(value or 0)
-        return gram
-
-    def nonzero_counts(
-        self,
-        condition: Filter | None,
-        needed: Sequence[str],
-        expressions: Sequence[str],
-        steps: Sequence[float],
-        parameters: dict[str, Any],
-    ) -> np.ndarray:
-        """How many selected complete rows have a non-zero grid value of each expression,
-        counted by the database (the models' rare-column guard)."""
-        inner, bound = self._grid_rows(condition, needed, expressions, steps, parameters)
-        counts = (f"SUM(CASE WHEN z{i} <> 0 THEN 1 ELSE 0 END)" for i in range(len(expressions)))
-        values = self._row(f"SELECT {', '.join(counts)} FROM ({inner}) AS grid_rows", bound)
-        return np.array([int(value or 0) for value in values], dtype=np.int64)
+        return gram, np.array([int(value or 0) for value in counted], dtype=np.int64)
 
     def residual_sums(
         self,

@@ -50,8 +50,10 @@ def model_sums(
         condition = filters.parse(where, schema)
         expressions, parameters = design_sql(design, frame.identifier)
         query = (condition, design.columns)
-        full = frame.sums_of_products(*query, ["1", *expressions], [1.0, *steps], parameters)
-        nonzero = frame.nonzero_counts(*query, expressions[:-1], list(steps[:-1]), parameters)
+        design_columns = range(1, len(expressions))  # in [1, X, y]: X
+        full, nonzero = frame.sums_of_products(
+            *query, ["1", *expressions], [1.0, *steps], parameters, design_columns
+        )
 
         def in_database(coefficients: np.ndarray) -> list[float]:
             return frame.residual_sums(
